@@ -1,0 +1,1 @@
+//! Text log formats. (stub; filled by the text-format work)
