@@ -1,0 +1,425 @@
+//! Domain names: normalisation, skip rules and the registered domain.
+//!
+//! [`analyze`] takes a host or query name as it appears in a log (any case,
+//! maybe a trailing dot, a port, Unicode or A-labels) and returns either the
+//! [`Target`] to look up (normalised A-label name and its registered domain) or
+//! the [`SkipReason`] why the name has no registration to look up.
+//!
+//! The registered domain is eTLD+1 under the ICANN section of the Public
+//! Suffix List. A name under a private suffix (`x.github.io`) maps to its ICANN
+//! registered domain (`github.io`), which is what a registry knows.
+//!
+//! Pure: no I/O, no allocation for names that are already lower-case ASCII.
+
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use psl::{List, Psl, Type};
+
+/// Longest DNS name in presentation form, without the trailing dot.
+pub const MAX_NAME_LEN: usize = 253;
+/// Longest DNS label.
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// TLDs reserved for special use (RFC 6761, RFC 6762, RFC 7686, RFC 9476,
+/// ICANN's `.internal`): names under them are never registered.
+const SPECIAL_USE_TLDS: &[&str] = &[
+    "local",
+    "localhost",
+    "internal",
+    "test",
+    "example",
+    "invalid",
+    "onion",
+    "alt",
+];
+
+/// Why a name is not looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// An IPv4 or IPv6 address, not a name.
+    IpLiteral,
+    /// A name with one label (`wpad`, `printer`).
+    SingleLabel,
+    /// The bare wildcard `*`.
+    Wildcard,
+    /// A reverse lookup under `in-addr.arpa` or `ip6.arpa`.
+    ReverseLookup,
+    /// A special-use name (`.local`, `.home.arpa`, `.onion`, ...).
+    SpecialUse,
+    /// The TLD does not exist.
+    UnknownTld,
+    /// The name is itself a public suffix (`co.uk`).
+    PublicSuffix,
+    /// Not a valid host name (bad characters, empty or over-long labels).
+    InvalidName,
+    /// The lookup machinery was at capacity (live lookups only).
+    Overload,
+}
+
+impl SkipReason {
+    /// Every reason, in a stable order (for summaries and docs).
+    pub const ALL: [SkipReason; 9] = [
+        SkipReason::IpLiteral,
+        SkipReason::SingleLabel,
+        SkipReason::Wildcard,
+        SkipReason::ReverseLookup,
+        SkipReason::SpecialUse,
+        SkipReason::UnknownTld,
+        SkipReason::PublicSuffix,
+        SkipReason::InvalidName,
+        SkipReason::Overload,
+    ];
+
+    /// The name used in output (`domreg.skip_reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::IpLiteral => "ip_literal",
+            SkipReason::SingleLabel => "single_label",
+            SkipReason::Wildcard => "wildcard",
+            SkipReason::ReverseLookup => "reverse_lookup",
+            SkipReason::SpecialUse => "special_use",
+            SkipReason::UnknownTld => "unknown_tld",
+            SkipReason::PublicSuffix => "public_suffix",
+            SkipReason::InvalidName => "invalid_name",
+            SkipReason::Overload => "overload",
+        }
+    }
+}
+
+/// A name with a registered domain to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The normalised name: A-labels, lower-case, no trailing dot, no port.
+    pub name: Cow<'a, str>,
+    /// Byte offset in `name` where the registered domain starts.
+    domain_start: usize,
+}
+
+impl Target<'_> {
+    /// The registered domain (eTLD+1 under the ICANN section), A-labels.
+    pub fn domain(&self) -> &str {
+        self.name.get(self.domain_start..).unwrap_or(&self.name)
+    }
+
+    /// True when the name contains IDNA A-labels (`xn--`), so that a
+    /// Unicode display form differs from the A-label form.
+    pub fn is_idn(&self) -> bool {
+        has_a_label(&self.name)
+    }
+}
+
+/// The result of [`analyze`]: a name to look up, or why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Analysis<'a> {
+    /// Look up `domain()`.
+    Lookup(Target<'a>),
+    /// Not looked up; `name` is the normalised name when normalisation got
+    /// that far, else the input trimmed.
+    Skip {
+        /// The name for display.
+        name: Cow<'a, str>,
+        /// Why it is skipped.
+        reason: SkipReason,
+    },
+}
+
+/// Normalise `raw` and find its registered domain.
+pub fn analyze(raw: &str) -> Analysis<'_> {
+    let trimmed = raw.trim();
+    let host = match strip_port(trimmed) {
+        Ok(host) => host,
+        Err(reason) => {
+            return Analysis::Skip {
+                name: Cow::Borrowed(trimmed),
+                reason,
+            };
+        }
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host == "*" {
+        return skip(host, SkipReason::Wildcard);
+    }
+    if host.parse::<Ipv4Addr>().is_ok() {
+        return skip(host, SkipReason::IpLiteral);
+    }
+    let name = match to_ascii(host) {
+        Some(name) => name,
+        None => return skip(host, SkipReason::InvalidName),
+    };
+    if !valid_host_name(&name) {
+        return Analysis::Skip {
+            name,
+            reason: SkipReason::InvalidName,
+        };
+    }
+    match registered_domain_start(&name) {
+        Ok(domain_start) => Analysis::Lookup(Target { name, domain_start }),
+        Err(reason) => Analysis::Skip { name, reason },
+    }
+}
+
+fn skip(name: &str, reason: SkipReason) -> Analysis<'_> {
+    Analysis::Skip {
+        name: Cow::Borrowed(name),
+        reason,
+    }
+}
+
+/// Strip a `:port` suffix. Bracketed or bare IPv6 literals are IP literals.
+fn strip_port(s: &str) -> Result<&str, SkipReason> {
+    if let Some(rest) = s.strip_prefix('[') {
+        // "[v6]" or "[v6]:port"
+        let Some((inside, _)) = rest.split_once(']') else {
+            return Err(SkipReason::InvalidName);
+        };
+        return Err(if inside.parse::<Ipv6Addr>().is_ok() {
+            SkipReason::IpLiteral
+        } else {
+            SkipReason::InvalidName
+        });
+    }
+    match s.rsplit_once(':') {
+        None => Ok(s),
+        Some((host, port)) if !host.contains(':') => {
+            if !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(host)
+            } else {
+                Err(SkipReason::InvalidName)
+            }
+        }
+        Some(_) => Err(if s.parse::<Ipv6Addr>().is_ok() {
+            SkipReason::IpLiteral
+        } else {
+            SkipReason::InvalidName
+        }),
+    }
+}
+
+/// Lower-case ASCII, or IDNA (UTS 46) to A-labels for anything else.
+fn to_ascii(host: &str) -> Option<Cow<'_, str>> {
+    let bytes = host.as_bytes();
+    if bytes
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._*".contains(&b))
+    {
+        if has_a_label(host) {
+            // Check that A-labels decode; the result is the same ASCII.
+            return idna::domain_to_ascii_cow(bytes, idna::AsciiDenyList::EMPTY).ok();
+        }
+        return Some(Cow::Borrowed(host));
+    }
+    if host.is_ascii() && !has_a_label(host) {
+        let lower = host.to_ascii_lowercase();
+        return Some(Cow::Owned(lower));
+    }
+    match idna::domain_to_ascii_cow(bytes, idna::AsciiDenyList::EMPTY) {
+        Ok(Cow::Borrowed(s)) => Some(Cow::Borrowed(s)),
+        Ok(Cow::Owned(s)) => Some(Cow::Owned(s)),
+        Err(_) => None,
+    }
+}
+
+fn has_a_label(name: &str) -> bool {
+    name.split('.').any(|label| label.starts_with("xn--"))
+}
+
+/// Length and character rules for a host name in A-label form. Underscores
+/// are accepted (SRV and other service labels), and so is a leading `*`
+/// label (a wildcard query); the registered domain is checked separately.
+fn valid_host_name(name: &str) -> bool {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return false;
+    }
+    name.split('.').enumerate().all(|(i, label)| {
+        (i == 0 && label == "*")
+            || !label.is_empty()
+                && label.len() <= MAX_LABEL_LEN
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    })
+}
+
+/// LDH rule for the labels of a registered domain.
+fn valid_ldh_label(label: &str) -> bool {
+    !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Find where the registered domain starts in a normalised name.
+fn registered_domain_start(name: &str) -> Result<usize, SkipReason> {
+    let tld = name.rsplit('.').next().unwrap_or(name);
+    if tld == "arpa" {
+        return Err(
+            if name.ends_with(".in-addr.arpa") || name.ends_with(".ip6.arpa") {
+                SkipReason::ReverseLookup
+            } else {
+                SkipReason::SpecialUse
+            },
+        );
+    }
+    if SPECIAL_USE_TLDS.contains(&tld) {
+        return Err(SkipReason::SpecialUse);
+    }
+    if !name.contains('.') {
+        return Err(SkipReason::SingleLabel);
+    }
+    let info = List.find(name.rsplit('.').map(str::as_bytes));
+    let suffix_len = match info.typ {
+        None => return Err(SkipReason::UnknownTld),
+        Some(Type::Icann) => info.len,
+        Some(Type::Private) => icann_suffix_len(name, info.len),
+    };
+    if suffix_len >= name.len() {
+        return Err(SkipReason::PublicSuffix);
+    }
+    // The label before the suffix starts after the previous dot.
+    let before = name.len() - suffix_len - 1;
+    let head = name.get(..before).ok_or(SkipReason::InvalidName)?;
+    let start = head.rfind('.').map_or(0, |dot| dot + 1);
+    let domain = name.get(start..).ok_or(SkipReason::InvalidName)?;
+    if !domain.split('.').all(valid_ldh_label) {
+        return Err(SkipReason::InvalidName);
+    }
+    Ok(start)
+}
+
+/// Length of the longest ICANN suffix of `name`, given that its longest match
+/// (`private_len` bytes) is a private suffix.
+fn icann_suffix_len(name: &str, private_len: usize) -> usize {
+    let private_start = name.len().saturating_sub(private_len);
+    let mut candidate = name.get(private_start..).unwrap_or(name);
+    // Drop leading labels of the private suffix until the rest is an ICANN rule.
+    while let Some((_, rest)) = candidate.split_once('.') {
+        let info = List.find(rest.rsplit('.').map(str::as_bytes));
+        if info.typ == Some(Type::Icann) && info.len == rest.len() {
+            return rest.len();
+        }
+        candidate = rest;
+    }
+    candidate.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn domain_of(raw: &str) -> String {
+        match analyze(raw) {
+            Analysis::Lookup(t) => t.domain().to_string(),
+            Analysis::Skip { reason, .. } => format!("skip:{}", reason.as_str()),
+        }
+    }
+
+    fn name_of(raw: &str) -> String {
+        match analyze(raw) {
+            Analysis::Lookup(t) => t.name.into_owned(),
+            Analysis::Skip { name, .. } => name.into_owned(),
+        }
+    }
+
+    #[test]
+    fn registered_domains() {
+        assert_eq!(domain_of("www.google.com"), "google.com");
+        assert_eq!(domain_of("google.com"), "google.com");
+        assert_eq!(domain_of("WWW.Example.ORG."), "example.org");
+        assert_eq!(domain_of("news.bbc.co.uk"), "bbc.co.uk");
+        assert_eq!(domain_of("ise.wrccdc.org"), "wrccdc.org");
+        assert_eq!(domain_of("www.google.com:443"), "google.com");
+        assert_eq!(domain_of("_ldap._tcp.dc.corp.example.com"), "example.com");
+        assert_eq!(domain_of("*.example.com"), "example.com");
+    }
+
+    #[test]
+    fn private_suffixes_map_to_icann_registered_domain() {
+        assert_eq!(domain_of("foo.github.io"), "github.io");
+        assert_eq!(domain_of("y.duckdns.org"), "duckdns.org");
+        assert_eq!(domain_of("github.io"), "github.io");
+        assert_eq!(
+            domain_of("dd625ffb4fc54735b281862aa1cd6cd4.us-west1.gcp.cloud.es.io"),
+            "es.io"
+        );
+        assert_eq!(domain_of("x.blogspot.co.uk"), "blogspot.co.uk");
+    }
+
+    #[test]
+    fn skips() {
+        assert_eq!(domain_of("192.168.86.28"), "skip:ip_literal");
+        assert_eq!(domain_of("[2001:db8::1]:443"), "skip:ip_literal");
+        assert_eq!(domain_of("2001:db8::1"), "skip:ip_literal");
+        assert_eq!(domain_of("81.2.69.195."), "skip:ip_literal");
+        assert_eq!(domain_of("wpad"), "skip:single_label");
+        assert_eq!(domain_of("com"), "skip:single_label");
+        assert_eq!(domain_of("*"), "skip:wildcard");
+        assert_eq!(domain_of("1.0.168.192.in-addr.arpa"), "skip:reverse_lookup");
+        assert_eq!(
+            domain_of("b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa"),
+            "skip:reverse_lookup"
+        );
+        assert_eq!(domain_of("printer.home.arpa"), "skip:special_use");
+        for name in [
+            "mac.local",
+            "localhost",
+            "foo.localhost",
+            "db.internal",
+            "a.test",
+            "www.example",
+            "x.invalid",
+            "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion",
+            "a.alt",
+        ] {
+            assert_eq!(domain_of(name), "skip:special_use", "{name}");
+        }
+        assert_eq!(domain_of("asdf.coma"), "skip:unknown_tld");
+        assert_eq!(domain_of("httpbin.org.cluster.local"), "skip:special_use");
+        assert_eq!(domain_of("version.bind"), "skip:unknown_tld");
+        assert_eq!(domain_of("co.uk"), "skip:public_suffix");
+        assert_eq!(domain_of(""), "skip:invalid_name");
+        assert_eq!(domain_of("a..b.com"), "skip:invalid_name");
+        assert_eq!(domain_of("bad name.com"), "skip:invalid_name");
+        assert_eq!(domain_of("-bad.com"), "skip:invalid_name");
+        assert_eq!(domain_of("_srv.com"), "skip:invalid_name");
+        assert_eq!(
+            domain_of(&format!("{}.com", "a".repeat(64))),
+            "skip:invalid_name"
+        );
+        assert_eq!(
+            domain_of(&format!("{}.com", vec!["a".repeat(60); 5].join("."))),
+            "skip:invalid_name"
+        );
+        assert_eq!(domain_of("host:port"), "skip:invalid_name");
+    }
+
+    #[test]
+    fn idna() {
+        assert_eq!(domain_of("bücher.de"), "xn--bcher-kva.de");
+        assert_eq!(name_of("WWW.Bücher.DE"), "www.xn--bcher-kva.de");
+        assert_eq!(domain_of("xn--bcher-kva.de"), "xn--bcher-kva.de");
+        assert_eq!(domain_of("xn--zz-.com"), "skip:invalid_name");
+        match analyze("www.xn--bcher-kva.de") {
+            Analysis::Lookup(t) => assert!(t.is_idn()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_allocation_for_lower_case_ascii() {
+        match analyze("www.google.com.") {
+            Analysis::Lookup(t) => assert!(matches!(t.name, Cow::Borrowed(_))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_prefix_is_safe() {
+        let name = "WWW.Bücher.co.uk.:443";
+        for (i, _) in name.char_indices() {
+            let _ = analyze(&name[..i]);
+        }
+    }
+}

@@ -1,0 +1,675 @@
+//! The enricher: one log line in, one line out.
+//!
+//! [`Enricher::enrich_line`] classifies the line ([`crate::format`]), finds
+//! the registered domain ([`crate::domain`]), asks a [`Lookup`] for its
+//! registration, assesses it ([`crate::risk`]) and writes the event with the
+//! `domreg` and `threat` members spliced in ([`crate::output`]). A line it
+//! cannot enrich is written back unchanged and counted. No I/O: the caller
+//! owns reading, writing and the clock.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::domain::{self, Analysis, SkipReason};
+use crate::format::{Detected, Detector, Format, FormatChoice, LineKind};
+use crate::json;
+use crate::output::{self, DomregMember, LookupKind};
+use crate::risk::{Days, Known, RiskEngine};
+use crate::{Error, Registration};
+
+/// A source of registration data, keyed by registered domain (A-labels).
+///
+/// The offline snapshot implements it; the live RDAP cache does too.
+pub trait Lookup {
+    /// The state of `domain`'s registration.
+    fn lookup(&mut self, domain: &str) -> LookupResult<'_>;
+}
+
+/// What a [`Lookup`] knows about a domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupResult<'a> {
+    /// A record: registered, or `registered == false` for "not found".
+    Found(&'a Registration),
+    /// Nothing known.
+    Miss,
+    /// A lookup is under way.
+    Pending,
+    /// The lookup failed, with a short error code.
+    Error(&'a str),
+}
+
+/// A lookup that knows nothing (every domain is a miss).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLookup;
+
+impl Lookup for NoLookup {
+    fn lookup(&mut self, _domain: &str) -> LookupResult<'_> {
+        LookupResult::Miss
+    }
+}
+
+/// Why a line was written back unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum PassReason {
+    /// Valid JSON without a domain name (or not an object).
+    NoDomain,
+    /// Text in no known format.
+    Unrecognised,
+    /// A line that starts like JSON but does not parse.
+    InvalidJson,
+    /// Not UTF-8.
+    InvalidUtf8,
+    /// Longer than `input.max_line_bytes`.
+    Oversized,
+    /// The event has a `threat` member that is not an object, so domreg's
+    /// could not be merged into it.
+    ThreatConflict,
+}
+
+impl PassReason {
+    /// Every reason, in summary order.
+    pub const ALL: [PassReason; 6] = [
+        PassReason::NoDomain,
+        PassReason::Unrecognised,
+        PassReason::InvalidJson,
+        PassReason::InvalidUtf8,
+        PassReason::Oversized,
+        PassReason::ThreatConflict,
+    ];
+
+    /// The name used in summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassReason::NoDomain => "no_domain",
+            PassReason::Unrecognised => "unrecognised",
+            PassReason::InvalidJson => "invalid_json",
+            PassReason::InvalidUtf8 => "invalid_utf8",
+            PassReason::Oversized => "oversized",
+            PassReason::ThreatConflict => "threat_conflict",
+        }
+    }
+
+    /// True for reasons that mean bad input rather than input without a domain.
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            PassReason::InvalidJson
+                | PassReason::InvalidUtf8
+                | PassReason::Oversized
+                | PassReason::ThreatConflict
+        )
+    }
+}
+
+/// What happened to one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written with `domreg` added.
+    Enriched {
+        /// The line's format.
+        format: Format,
+        /// The lookup outcome.
+        lookup: LookupKind,
+    },
+    /// Written back unchanged.
+    Passthrough(PassReason),
+}
+
+/// Counters over all lines seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Lines read.
+    pub lines_in: u64,
+    /// Lines written (always equal to `lines_in`).
+    pub lines_out: u64,
+    /// Enriched lines by format.
+    pub formats: Counts,
+    /// Enriched lines by lookup outcome.
+    pub lookups: Counts,
+    /// Skipped names by reason.
+    pub skipped: Counts,
+    /// Lines passed through unchanged, by reason.
+    pub passed_through: Counts,
+    /// Events that already had a `domreg` member, replaced.
+    pub domreg_replaced: u64,
+    /// Events whose existing `threat` object domreg merged into.
+    pub threat_merged: u64,
+}
+
+/// Named counters in a fixed order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Counts(pub std::collections::BTreeMap<&'static str, u64>);
+
+impl Counts {
+    /// Add one to `key`.
+    pub fn bump(&mut self, key: &'static str) {
+        *self.0.entry(key).or_insert(0) += 1;
+    }
+
+    /// The count for `key`.
+    pub fn get(&self, key: &str) -> u64 {
+        self.0.get(key).copied().unwrap_or(0)
+    }
+
+    /// Sum of all counts.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+}
+
+impl Stats {
+    /// Record one outcome.
+    pub fn record(&mut self, outcome: Outcome) {
+        self.lines_in += 1;
+        self.lines_out += 1;
+        match outcome {
+            Outcome::Enriched { format, lookup } => {
+                self.formats.bump(format.as_str());
+                self.lookups.bump(lookup.as_str());
+            }
+            Outcome::Passthrough(reason) => self.passed_through.bump(reason.as_str()),
+        }
+    }
+}
+
+/// Enriches lines.
+pub struct Enricher {
+    detector: Detector,
+    risk: RiskEngine,
+    max_line_bytes: usize,
+    stats: Stats,
+    scratch: Vec<u8>,
+}
+
+impl Enricher {
+    /// An enricher for `config`, reading `choice` formats; `fields` are
+    /// extra JSON paths (`--field`) tried before the config's and the
+    /// built-in ones.
+    pub fn new(
+        config: &Config,
+        choice: FormatChoice,
+        fields: &[String],
+    ) -> Result<Enricher, Error> {
+        config.validate()?;
+        let mut all: Vec<String> = fields.to_vec();
+        all.extend(config.input.fields.iter().cloned());
+        let detector = Detector::new(choice, &all).map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Enricher {
+            detector,
+            risk: RiskEngine::new(config.rules.clone()),
+            max_line_bytes: config.input.max_line_bytes,
+            stats: Stats::default(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The line-length cap in force.
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_line_bytes
+    }
+
+    /// Record a line the caller passed through itself (e.g. an oversized
+    /// line it streamed without buffering).
+    pub fn record_passthrough(&mut self, reason: PassReason) {
+        self.stats.record(Outcome::Passthrough(reason));
+    }
+
+    /// Enrich one line (without its terminator) and append the result and a
+    /// `\n` to `out`. `now` is the time for events whose format has none.
+    pub fn enrich_line(
+        &mut self,
+        line: &[u8],
+        lookup: &mut dyn Lookup,
+        now: DateTime<Utc>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let outcome = self.enrich_inner(line, lookup, now, out);
+        if let Outcome::Passthrough(_) = outcome {
+            out.extend_from_slice(line);
+        }
+        out.push(b'\n');
+        self.stats.record(outcome);
+        outcome
+    }
+
+    fn enrich_inner(
+        &mut self,
+        line: &[u8],
+        lookup: &mut dyn Lookup,
+        now: DateTime<Utc>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        if line.len() > self.max_line_bytes {
+            return Outcome::Passthrough(PassReason::Oversized);
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return Outcome::Passthrough(PassReason::InvalidUtf8);
+        };
+        let (detected, is_json) = match self.detector.detect(text) {
+            LineKind::Json(d) => (d, true),
+            LineKind::Text(d) => (d, false),
+            LineKind::JsonWithoutName => return Outcome::Passthrough(PassReason::NoDomain),
+            LineKind::InvalidJson => return Outcome::Passthrough(PassReason::InvalidJson),
+            LineKind::Unrecognised => return Outcome::Passthrough(PassReason::Unrecognised),
+        };
+        let Detected {
+            format,
+            name,
+            field,
+            timestamp,
+        } = detected;
+        let at = timestamp.unwrap_or(now);
+
+        // Build the `domreg` member in scratch, then splice.
+        let mut member = std::mem::take(&mut self.scratch);
+        member.clear();
+        let (lookup_kind, threat) = match domain::analyze(name) {
+            Analysis::Skip { name, reason } => {
+                self.stats.skipped.bump(reason.as_str());
+                let display = truncate(&name, domain::MAX_NAME_LEN);
+                output::write_domreg(
+                    &mut member,
+                    &DomregMember {
+                        name: display,
+                        domain: None,
+                        field,
+                        lookup: LookupKind::Skipped,
+                        skip_reason: Some(reason),
+                        error: None,
+                        registration: None,
+                        risk: Default::default(),
+                    },
+                );
+                (LookupKind::Skipped, None)
+            }
+            Analysis::Lookup(target) => {
+                let domain = target.domain();
+                let (kind, known, error) = match lookup.lookup(domain) {
+                    LookupResult::Found(reg) if reg.registered => (
+                        LookupKind::Hit,
+                        Known::Registered(reg, Days::at(reg, at)),
+                        None,
+                    ),
+                    LookupResult::Found(_) => (LookupKind::NotFound, Known::NotRegistered, None),
+                    LookupResult::Miss => (LookupKind::Miss, Known::Unknown, None),
+                    LookupResult::Pending => (LookupKind::Pending, Known::Unknown, None),
+                    LookupResult::Error(code) => (LookupKind::Error, Known::Unknown, Some(code)),
+                };
+                let risk = self.risk.assess(&target.name, known);
+                let registration = match known {
+                    Known::Registered(reg, days) => Some((reg, days)),
+                    _ => None,
+                };
+                output::write_domreg(
+                    &mut member,
+                    &DomregMember {
+                        name: &target.name,
+                        domain: Some(domain),
+                        field,
+                        lookup: kind,
+                        skip_reason: None,
+                        error,
+                        registration,
+                        risk,
+                    },
+                );
+                (kind, output::threat_value(risk.rules))
+            }
+        };
+
+        let result = if is_json {
+            self.splice_json(text, &member, threat, out)
+        } else {
+            write_text_event(text, &member, threat, out);
+            Ok(())
+        };
+        self.scratch = member;
+        match result {
+            Ok(()) => Outcome::Enriched {
+                format,
+                lookup: lookup_kind,
+            },
+            Err(reason) => Outcome::Passthrough(reason),
+        }
+    }
+
+    /// Write `line` (a JSON object) with `member` and `threat` added.
+    fn splice_json(
+        &mut self,
+        line: &str,
+        member: &[u8],
+        threat: Option<Value>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), PassReason> {
+        let scan = self.detector.scan();
+        let Some(brace) = json::closing_brace(line) else {
+            return Err(PassReason::InvalidJson);
+        };
+        let (head, tail) = (
+            line.get(..brace).unwrap_or(""),
+            line.get(brace..).unwrap_or("}"),
+        );
+        let rewrite = scan.has_domreg || (scan.has_threat && threat.is_some());
+        if !rewrite {
+            // Fast path: the original bytes, then the new members.
+            out.extend_from_slice(head.as_bytes());
+            if scan.members > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(member);
+            if let Some(threat) = threat {
+                out.extend_from_slice(b",\"threat\":");
+                push_value(out, &threat);
+            }
+            out.extend_from_slice(tail.as_bytes());
+            return Ok(());
+        }
+        // Rare path: drop the old `domreg`, merge into the old `threat`.
+        let Some(members) = json::members(line) else {
+            return Err(PassReason::InvalidJson);
+        };
+        let mut merged_threat = None;
+        if let Some(ours) = threat {
+            let old = members.iter().rev().find(|m| m.key == json::THREAT_KEY);
+            match old {
+                Some(m) => {
+                    let raw = line.get(m.value_start..m.end).unwrap_or("null");
+                    let Ok(Value::Object(mut existing)) = serde_json::from_str::<Value>(raw) else {
+                        return Err(PassReason::ThreatConflict);
+                    };
+                    if let Value::Object(ours) = ours {
+                        output::merge_threat(&mut existing, ours);
+                    }
+                    merged_threat = Some(Value::Object(existing));
+                    self.stats.threat_merged += 1;
+                }
+                None => merged_threat = Some(ours),
+            }
+        }
+        if scan.has_domreg {
+            self.stats.domreg_replaced += 1;
+        }
+        let open = line.find('{').unwrap_or(0);
+        out.extend_from_slice(line.get(..=open).unwrap_or("{").as_bytes());
+        let mut first = true;
+        for m in &members {
+            let drop =
+                m.key == json::DOMREG_KEY || (merged_threat.is_some() && m.key == json::THREAT_KEY);
+            if drop {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(line.get(m.start..m.end).unwrap_or("").as_bytes());
+        }
+        if !first {
+            out.push(b',');
+        }
+        out.extend_from_slice(member);
+        if let Some(threat) = merged_threat {
+            out.extend_from_slice(b",\"threat\":");
+            push_value(out, &threat);
+        }
+        out.extend_from_slice(tail.as_bytes());
+        Ok(())
+    }
+}
+
+/// A text event: `{"message":"<line>","domreg":{...}[,"threat":{...}]}`.
+fn write_text_event(line: &str, member: &[u8], threat: Option<Value>, out: &mut Vec<u8>) {
+    let message = line.strip_suffix('\r').unwrap_or(line);
+    out.extend_from_slice(b"{\"message\":");
+    output::push_str(out, message);
+    out.push(b',');
+    out.extend_from_slice(member);
+    if let Some(threat) = threat {
+        out.extend_from_slice(b",\"threat\":");
+        push_value(out, &threat);
+    }
+    out.push(b'}');
+}
+
+fn push_value(out: &mut Vec<u8>, value: &Value) {
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("")
+}
+
+/// Parse an ECS `threat` value (used by tests and tools).
+pub fn parse_threat(v: &Value) -> Option<&Map<String, Value>> {
+    v.get("threat").and_then(Value::as_object)
+}
+
+impl SkipReason {
+    /// True for names that are not DNS names at all.
+    pub fn is_not_a_name(self) -> bool {
+        matches!(self, SkipReason::IpLiteral | SkipReason::InvalidName)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Source;
+    use chrono::TimeZone;
+    use std::collections::HashMap;
+
+    struct Map1(HashMap<String, Registration>);
+    impl Lookup for Map1 {
+        fn lookup(&mut self, domain: &str) -> LookupResult<'_> {
+            match self.0.get(domain) {
+                Some(r) => LookupResult::Found(r),
+                None => LookupResult::Miss,
+            }
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap()
+    }
+
+    fn source() -> Map1 {
+        let mut young = Registration::new("young.com", Source::Snapshot);
+        young.created = Some(Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap());
+        young.registrar = Some("Reg \"Quoted\" Inc.".into());
+        let gone = Registration::not_registered("gone.com", Source::Rdap);
+        Map1(HashMap::from([
+            ("young.com".to_string(), young),
+            ("gone.com".to_string(), gone),
+        ]))
+    }
+
+    fn run(line: &str) -> (String, Outcome) {
+        let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+        let mut out = Vec::new();
+        let o = e.enrich_line(line.as_bytes(), &mut source(), now(), &mut out);
+        (String::from_utf8(out).unwrap(), o)
+    }
+
+    #[test]
+    fn splices_without_touching_original_bytes() {
+        let line = r#"{"ts":1.50,"uid":"C","query":"www.Young.com.","n":1e3 , "z":{"k":[]}}"#;
+        let (out, o) = run(line);
+        assert_eq!(
+            o,
+            Outcome::Enriched {
+                format: Format::Zeek,
+                lookup: LookupKind::Hit
+            }
+        );
+        let prefix = &line[..line.len() - 1];
+        assert!(out.starts_with(prefix), "{out}");
+        assert!(out.ends_with("}\n"));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["domreg"]["name"], "www.young.com");
+        assert_eq!(v["domreg"]["domain"], "young.com");
+        assert_eq!(v["domreg"]["lookup"], "hit");
+        assert_eq!(
+            v["domreg"]["registration"]["registrar"],
+            "Reg \"Quoted\" Inc."
+        );
+        // ts 1.5 is 1970: the domain did not exist yet (negative age).
+        assert!(v["domreg"]["registration"]["age_days"].as_i64().unwrap() < 0);
+        assert!(v.get("threat").is_none());
+    }
+
+    #[test]
+    fn ages_at_event_time_and_threat() {
+        let line =
+            r#"{"@timestamp":"2026-11-22T00:00:00Z","dns":{"question":{"name":"a.young.com"}}}"#;
+        let (out, _) = run(line);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["domreg"]["registration"]["age_days"], 2);
+        assert_eq!(v["domreg"]["risk"]["reasons"][0], "newly_registered");
+        assert_eq!(
+            v["threat"]["technique"]["subtechnique"]["id"][0],
+            "T1583.001"
+        );
+    }
+
+    #[test]
+    fn not_found_miss_and_skip() {
+        let (out, o) = run(r#"{"uid":"C","query":"gone.com"}"#);
+        assert!(matches!(
+            o,
+            Outcome::Enriched {
+                lookup: LookupKind::NotFound,
+                ..
+            }
+        ));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["domreg"]["risk"]["reasons"][0], "not_registered");
+        let (out, _) = run(r#"{"uid":"C","query":"unknown.org"}"#);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["domreg"]["lookup"], "miss");
+        assert_eq!(v["domreg"]["risk"]["score"], 0);
+        let (out, _) = run(r#"{"uid":"C","query":"1.0.0.10.in-addr.arpa"}"#);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["domreg"]["lookup"], "skipped");
+        assert_eq!(v["domreg"]["skip_reason"], "reverse_lookup");
+        assert!(v["domreg"].get("domain").is_none());
+    }
+
+    #[test]
+    fn passthrough_is_byte_exact() {
+        for (line, reason) in [
+            (&b"{\"uid\":\"C\",\"query\":"[..], PassReason::InvalidJson),
+            (b"{\"a\":1}", PassReason::NoDomain),
+            (b"just text", PassReason::Unrecognised),
+            (b"\xff\xfe{", PassReason::InvalidUtf8),
+            (b"", PassReason::Unrecognised),
+        ] {
+            let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+            let mut out = Vec::new();
+            let o = e.enrich_line(line, &mut NoLookup, now(), &mut out);
+            assert_eq!(o, Outcome::Passthrough(reason));
+            assert_eq!(&out[..out.len() - 1], line);
+        }
+    }
+
+    #[test]
+    fn oversized_passes_through() {
+        let mut config = Config::default();
+        config.input.max_line_bytes = 64;
+        let mut e = Enricher::new(&config, FormatChoice::Auto, &[]).unwrap();
+        let line = format!(
+            r#"{{"uid":"C","query":"young.com","pad":"{}"}}"#,
+            "x".repeat(100)
+        );
+        let mut out = Vec::new();
+        assert_eq!(
+            e.enrich_line(line.as_bytes(), &mut NoLookup, now(), &mut out),
+            Outcome::Passthrough(PassReason::Oversized)
+        );
+        assert_eq!(out, format!("{line}\n").into_bytes());
+    }
+
+    #[test]
+    fn enriching_twice_replaces_domreg_and_merges_threat() {
+        let line = r#"{"@timestamp":"2026-11-22T00:00:00Z","threat":{"technique":{"id":["T1071"]}},"dns":{"question":{"name":"a.young.com"}}}"#;
+        let (once, _) = run(line);
+        let (twice, _) = run(once.trim_end());
+        assert_eq!(once, twice);
+        let v: Value = serde_json::from_str(&once).unwrap();
+        assert_eq!(
+            v["threat"]["technique"]["id"],
+            serde_json::json!(["T1071", "T1583"])
+        );
+        assert_eq!(once.matches("\"domreg\"").count(), 1);
+    }
+
+    #[test]
+    fn threat_that_is_not_an_object_is_left_alone() {
+        let line = r#"{"@timestamp":"2026-11-22T00:00:00Z","threat":"x","dns":{"question":{"name":"a.young.com"}}}"#;
+        let (out, o) = run(line);
+        assert_eq!(o, Outcome::Passthrough(PassReason::ThreatConflict));
+        assert_eq!(out, format!("{line}\n"));
+    }
+
+    #[test]
+    fn empty_object_and_whitespace() {
+        let (out, _) = run(" { \"uid\" : \"C\" , \"query\" : \"young.com\" } \r");
+        assert!(out.starts_with(" { \"uid\" : \"C\" , \"query\" : \"young.com\" ,\"domreg\":"));
+        assert!(out.ends_with("} \r\n"));
+        serde_json::from_str::<Value>(&out).unwrap();
+    }
+
+    #[test]
+    fn text_event() {
+        let (out, o) = run(
+            "07-Apr-2022 client 192.168.0.1#57398 UDP: query: a1.young.com IN A response: NOERROR\r",
+        );
+        assert!(matches!(o, Outcome::Enriched { .. }));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["message"],
+            "07-Apr-2022 client 192.168.0.1#57398 UDP: query: a1.young.com IN A response: NOERROR"
+        );
+        assert_eq!(v["domreg"]["domain"], "young.com");
+    }
+
+    #[test]
+    fn stats_count_everything() {
+        let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+        let mut out = Vec::new();
+        let mut src = source();
+        for line in [
+            r#"{"uid":"C","query":"young.com"}"#,
+            r#"{"uid":"C","query":"wpad"}"#,
+            "garbage",
+            "{bad",
+        ] {
+            e.enrich_line(line.as_bytes(), &mut src, now(), &mut out);
+        }
+        let s = e.stats();
+        assert_eq!((s.lines_in, s.lines_out), (4, 4));
+        assert_eq!(s.formats.get("zeek"), 2);
+        assert_eq!(s.lookups.get("hit"), 1);
+        assert_eq!(s.skipped.get("single_label"), 1);
+        assert_eq!(s.passed_through.get("unrecognised"), 1);
+        assert_eq!(s.passed_through.get("invalid_json"), 1);
+    }
+}

@@ -1,0 +1,368 @@
+//! Writing the members domreg adds to an event: `domreg` and ECS `threat`.
+//!
+//! Everything is written straight into the output buffer; strings from
+//! events and registries are JSON-escaped here, so nothing they contain can
+//! break the event's JSON or add members.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+use crate::Registration;
+use crate::attack::FRAMEWORK;
+use crate::domain::SkipReason;
+use crate::risk::{Days, Risk, RuleSet};
+
+/// What the lookup of an event's registered domain gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum LookupKind {
+    /// Registration data found, whatever its source.
+    Hit,
+    /// No data for the domain (offline, not in the snapshot).
+    Miss,
+    /// The registry says the domain is not registered.
+    NotFound,
+    /// Not looked up: see `skip_reason`.
+    Skipped,
+    /// The lookup failed.
+    Error,
+    /// The lookup had not finished when the event had to go.
+    Pending,
+}
+
+impl LookupKind {
+    /// Every kind, in summary order.
+    pub const ALL: [LookupKind; 6] = [
+        LookupKind::Hit,
+        LookupKind::Miss,
+        LookupKind::NotFound,
+        LookupKind::Skipped,
+        LookupKind::Error,
+        LookupKind::Pending,
+    ];
+
+    /// The value of `domreg.lookup`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LookupKind::Hit => "hit",
+            LookupKind::Miss => "miss",
+            LookupKind::NotFound => "not_found",
+            LookupKind::Skipped => "skipped",
+            LookupKind::Error => "error",
+            LookupKind::Pending => "pending",
+        }
+    }
+}
+
+/// Everything that goes into one `domreg` member.
+#[derive(Debug, Clone)]
+pub struct DomregMember<'a> {
+    /// The normalised name (A-labels).
+    pub name: &'a str,
+    /// The registered domain, when there is one.
+    pub domain: Option<&'a str>,
+    /// Where the name was found.
+    pub field: &'a str,
+    /// The lookup outcome.
+    pub lookup: LookupKind,
+    /// Why it was skipped.
+    pub skip_reason: Option<SkipReason>,
+    /// An error code, for `lookup: error`.
+    pub error: Option<&'a str>,
+    /// The registration and its day counts, for `lookup: hit`.
+    pub registration: Option<(&'a Registration, Days)>,
+    /// The assessment.
+    pub risk: Risk,
+}
+
+/// Append `"domreg":{...}` to `out`.
+pub fn write_domreg(out: &mut Vec<u8>, m: &DomregMember<'_>) {
+    out.extend_from_slice(b"\"domreg\":{\"name\":");
+    push_str(out, m.name);
+    if m.name.contains("xn--") {
+        out.extend_from_slice(b",\"name_unicode\":");
+        push_str(out, &idna::domain_to_unicode(m.name).0);
+    }
+    if let Some(domain) = m.domain {
+        out.extend_from_slice(b",\"domain\":");
+        push_str(out, domain);
+        if domain.contains("xn--") {
+            out.extend_from_slice(b",\"domain_unicode\":");
+            push_str(out, &idna::domain_to_unicode(domain).0);
+        }
+    }
+    out.extend_from_slice(b",\"field\":");
+    push_str(out, m.field);
+    out.extend_from_slice(b",\"lookup\":");
+    push_str(out, m.lookup.as_str());
+    if let Some(reason) = m.skip_reason {
+        out.extend_from_slice(b",\"skip_reason\":");
+        push_str(out, reason.as_str());
+    }
+    if let Some(error) = m.error {
+        out.extend_from_slice(b",\"error\":");
+        push_str(out, error);
+    }
+    if let Some((reg, days)) = m.registration {
+        out.extend_from_slice(b",\"registration\":");
+        write_registration(out, reg, &days);
+    }
+    out.extend_from_slice(b",\"risk\":{\"score\":");
+    push_int(out, i64::from(m.risk.score));
+    out.extend_from_slice(b",\"reasons\":[");
+    for (i, rule) in m.risk.rules.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_str(out, rule.as_str());
+    }
+    out.extend_from_slice(b"]}}");
+}
+
+fn write_registration(out: &mut Vec<u8>, reg: &Registration, days: &Days) {
+    let mut first = true;
+    let mut key = |out: &mut Vec<u8>, k: &str| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        push_str(out, k);
+        out.push(b':');
+    };
+    out.push(b'{');
+    let dated = [
+        ("created", reg.created, "age_days", days.age),
+        ("expires", reg.expires, "expires_in_days", days.expires_in),
+        ("updated", reg.updated, "updated_days_ago", days.updated_ago),
+        (
+            "transferred",
+            reg.transferred,
+            "transferred_days_ago",
+            days.transferred_ago,
+        ),
+    ];
+    for (name, when, days_name, count) in dated {
+        if let Some(when) = when {
+            key(out, name);
+            push_time(out, when);
+            if let Some(count) = count {
+                key(out, days_name);
+                push_int(out, count);
+            }
+        }
+    }
+    if !reg.status.is_empty() {
+        key(out, "status");
+        push_str_array(out, &reg.status);
+    }
+    if let Some(registrar) = &reg.registrar {
+        key(out, "registrar");
+        push_str(out, registrar);
+    }
+    if let Some(id) = reg.registrar_iana_id {
+        key(out, "registrar_iana_id");
+        push_int(out, i64::from(id));
+    }
+    if !reg.nameservers.is_empty() {
+        key(out, "nameservers");
+        push_str_array(out, &reg.nameservers);
+    }
+    key(out, "privacy");
+    out.extend_from_slice(if reg.privacy { b"true" } else { b"false" });
+    key(out, "source");
+    push_str(out, reg.source.as_str());
+    out.push(b'}');
+}
+
+/// The ECS `threat` object for the techniques of `rules`, or None when no
+/// rule points to a technique.
+pub fn threat_value(rules: RuleSet) -> Option<Value> {
+    let techniques = rules.techniques();
+    if techniques.is_empty() {
+        return None;
+    }
+    let mut tactic_ids: Vec<&str> = Vec::new();
+    let mut tactic = Lists::default();
+    let mut technique = Lists::default();
+    let mut sub = Lists::default();
+    for t in &techniques {
+        if !tactic_ids.contains(&t.tactic.id) {
+            tactic_ids.push(t.tactic.id);
+            tactic.push(t.tactic.id, t.tactic.name, t.tactic.reference);
+        }
+        if !technique.ids.contains(&Value::from(t.id)) {
+            technique.push(t.id, t.name, t.reference);
+        }
+        if let Some(s) = t.subtechnique {
+            sub.push(s.id, s.name, s.reference);
+        }
+    }
+    let mut technique = technique.into_map();
+    if !sub.ids.is_empty() {
+        technique.insert("subtechnique".into(), Value::Object(sub.into_map()));
+    }
+    let mut threat = Map::new();
+    threat.insert("framework".into(), Value::from(FRAMEWORK));
+    threat.insert("tactic".into(), Value::Object(tactic.into_map()));
+    threat.insert("technique".into(), Value::Object(technique));
+    Some(Value::Object(threat))
+}
+
+#[derive(Default)]
+struct Lists {
+    ids: Vec<Value>,
+    names: Vec<Value>,
+    references: Vec<Value>,
+}
+
+impl Lists {
+    fn push(&mut self, id: &str, name: &str, reference: &str) {
+        self.ids.push(id.into());
+        self.names.push(name.into());
+        self.references.push(reference.into());
+    }
+
+    fn into_map(self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::Array(self.ids));
+        m.insert("name".into(), Value::Array(self.names));
+        m.insert("reference".into(), Value::Array(self.references));
+        m
+    }
+}
+
+/// Merge domreg's `threat` object into an event's existing one: lists are
+/// extended with the values they lack (a scalar becomes a list), objects
+/// are merged key by key, and values the event already has are kept.
+pub fn merge_threat(existing: &mut Map<String, Value>, ours: Map<String, Value>) {
+    for (key, value) in ours {
+        match (existing.get_mut(&key), value) {
+            (None, value) => {
+                existing.insert(key, value);
+            }
+            (Some(Value::Object(e)), Value::Object(o)) => merge_threat(e, o),
+            (Some(e), Value::Array(o)) => {
+                if !e.is_array() {
+                    let scalar = e.take();
+                    *e = Value::Array(if scalar.is_null() {
+                        vec![]
+                    } else {
+                        vec![scalar]
+                    });
+                }
+                if let Value::Array(list) = e {
+                    for v in o {
+                        if !list.contains(&v) {
+                            list.push(v);
+                        }
+                    }
+                }
+            }
+            // A scalar the event already has (e.g. `framework`) is kept.
+            (Some(_), _) => {}
+        }
+    }
+}
+
+/// Append `s` as a JSON string.
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    let clean = s
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f);
+    if clean {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, s).is_err() {
+        // Writing to a Vec cannot fail; keep the output valid regardless.
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
+fn push_str_array(out: &mut Vec<u8>, items: &[String]) {
+    out.push(b'[');
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_str(out, s);
+    }
+    out.push(b']');
+}
+
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(n.to_string().as_bytes());
+}
+
+fn push_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
+    push_str(out, &t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::risk::Rule;
+    use serde_json::json;
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = Vec::new();
+        push_str(&mut out, "a\"b\\c\n\u{1}\u{7f}é");
+        let back: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, "a\"b\\c\n\u{1}\u{7f}é");
+    }
+
+    #[test]
+    fn threat_object() {
+        let mut rules = RuleSet::default();
+        rules.insert(Rule::NewlyRegistered);
+        rules.insert(Rule::OnHold);
+        rules.insert(Rule::Privacy);
+        rules.insert(Rule::WhoisRecon);
+        let v = threat_value(rules).unwrap();
+        assert_eq!(v["framework"], "MITRE ATT&CK");
+        assert_eq!(v["tactic"]["id"], json!(["TA0042", "TA0011", "TA0043"]));
+        assert_eq!(
+            v["technique"]["id"],
+            json!(["T1583", "T1665", "T1590", "T1596"])
+        );
+        assert_eq!(
+            v["technique"]["subtechnique"]["id"],
+            json!(["T1583.001", "T1590.001", "T1596.002"])
+        );
+        assert_eq!(
+            v["technique"]["subtechnique"]["name"],
+            json!(["Domains", "Domain Properties", "WHOIS"])
+        );
+        let mut none = RuleSet::default();
+        none.insert(Rule::Expired);
+        assert_eq!(threat_value(none), None);
+    }
+
+    #[test]
+    fn threat_merge() {
+        let mut existing = json!({"framework":"MITRE ATT&CK","technique":{"id":"T1071","name":["Application Layer Protocol"]},"indicator":{"type":"domain-name"}});
+        let mut rules = RuleSet::default();
+        rules.insert(Rule::NewlyRegistered);
+        let Value::Object(ours) = threat_value(rules).unwrap() else {
+            panic!()
+        };
+        let Value::Object(e) = &mut existing else {
+            panic!()
+        };
+        merge_threat(e, ours.clone());
+        assert_eq!(existing["technique"]["id"], json!(["T1071", "T1583"]));
+        assert_eq!(
+            existing["technique"]["subtechnique"]["id"],
+            json!(["T1583.001"])
+        );
+        assert_eq!(existing["indicator"]["type"], "domain-name");
+        // Merging again changes nothing.
+        let before = existing.clone();
+        let Value::Object(e) = &mut existing else {
+            panic!()
+        };
+        merge_threat(e, ours);
+        assert_eq!(existing, before);
+    }
+}
