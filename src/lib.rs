@@ -13,6 +13,7 @@ pub mod output;
 pub mod rdap;
 pub mod registration;
 pub mod risk;
+pub mod snapshot;
 pub mod text;
 
 pub use error::Error;

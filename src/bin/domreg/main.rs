@@ -1,1 +1,397 @@
-fn main() {}
+//! The `domreg` command: the native shell around the core library.
+//!
+//! Exit codes: 0 success (also when stdout is closed early, as by `head`),
+//! 1 when some input file could not be read (the others were processed),
+//! 2 for a usage or configuration error.
+
+mod cli;
+mod lines;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use domreg::config::Config;
+use domreg::enrich::{Enricher, PassReason, Stats};
+use domreg::format::FormatChoice;
+use domreg::risk::Rule;
+use domreg::snapshot::Snapshot;
+use domreg::{Registration, rdap};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use cli::{Cli, Command, EnrichArgs};
+use lines::Line;
+
+/// Flush the output buffer when it grows past this.
+const FLUSH_AT: usize = 64 * 1024;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DOMREG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Enrich(args) => enrich(args),
+        Command::Attack { json } => attack(json).map(|()| ExitCode::SUCCESS),
+        Command::Rdap {
+            files,
+            server,
+            fetched,
+        } => rdap_files(&files, server.as_deref(), fetched.as_deref()).map(|()| ExitCode::SUCCESS),
+        Command::Config => {
+            print!("{}", Config::default().to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("domreg: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn enrich(args: EnrichArgs) -> Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            Config::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => Config::default(),
+    };
+    if let Some(max) = args.max_line_bytes {
+        config.input.max_line_bytes = max;
+    }
+    let fixed_now = args
+        .now
+        .as_deref()
+        .map(|s| rdap::parse_date(s).ok_or_else(|| anyhow!("--now: not a time: {s:?}")))
+        .transpose()?;
+    let choice = args.format.map_or(FormatChoice::Auto, FormatChoice::Only);
+    let mut enricher = Enricher::new(&config, choice, &args.fields)?;
+
+    let mut snapshot = Snapshot::new();
+    for path in &args.registrations {
+        load_registrations(&mut snapshot, path)?;
+    }
+
+    let inputs: Vec<PathBuf> = if args.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files.clone()
+    };
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => {
+            Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
+        }
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::with_capacity(FLUSH_AT, out);
+    let progress = progress_bar(&inputs, args.quiet);
+    let mut run = Run {
+        enricher: &mut enricher,
+        snapshot: &mut snapshot,
+        fixed_now,
+        progress: &progress,
+    };
+    let mut failed = false;
+    for input in &inputs {
+        let result = if input == Path::new("-") {
+            run.stream(&mut io::stdin().lock(), &mut out)
+        } else {
+            match File::open(input) {
+                Ok(f) => run.stream(&mut BufReader::with_capacity(256 * 1024, f), &mut out),
+                Err(e) => {
+                    eprintln!("domreg: {}: {e}", input.display());
+                    failed = true;
+                    continue;
+                }
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(StreamError::Write(e)) => {
+                return Err(anyhow::Error::new(e).context("writing output"));
+            }
+            Err(StreamError::Read(e)) => {
+                eprintln!("domreg: {}: {e}", input.display());
+                failed = true;
+            }
+        }
+    }
+    out.flush().context("writing output")?;
+    progress.finish_and_clear();
+    if !args.quiet {
+        eprint!("{}", summary(enricher.stats(), snapshot.len()));
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn load_registrations(snapshot: &mut Snapshot, path: &Path) -> Result<()> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    let mut line_no = 0usize;
+    let mut bad = 0usize;
+    while let Some(kind) = lines::next_line(&mut reader, &mut buf, 1 << 20)
+        .with_context(|| format!("reading {}", path.display()))?
+    {
+        line_no += 1;
+        let result = match kind {
+            Line::TooLong => {
+                lines::copy_rest(&mut reader, &mut io::sink())?;
+                Err("line longer than 1 MiB".to_string())
+            }
+            Line::Complete => match std::str::from_utf8(&buf) {
+                Ok(text) => snapshot.add_line(text, line_no).map_err(|e| e.to_string()),
+                Err(_) => Err("not UTF-8".to_string()),
+            },
+        };
+        if let Err(message) = result {
+            bad += 1;
+            if bad <= 10 {
+                tracing::warn!("{}:{line_no}: {message}", path.display());
+            }
+        }
+    }
+    if bad > 0 {
+        tracing::warn!(
+            "{}: {bad} of {line_no} lines could not be used",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+enum StreamError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+struct Run<'a> {
+    enricher: &'a mut Enricher,
+    snapshot: &'a mut Snapshot,
+    fixed_now: Option<DateTime<Utc>>,
+    progress: &'a ProgressBar,
+}
+
+impl Run<'_> {
+    fn stream(&mut self, r: &mut impl BufRead, w: &mut impl Write) -> Result<(), StreamError> {
+        let cap = self.enricher.max_line_bytes();
+        let mut line = Vec::new();
+        let mut out = Vec::with_capacity(FLUSH_AT * 2);
+        let mut since_tick = 0u64;
+        loop {
+            let kind = lines::next_line(r, &mut line, cap).map_err(StreamError::Read)?;
+            let Some(kind) = kind else { break };
+            since_tick += line.len() as u64 + 1;
+            match kind {
+                Line::Complete => {
+                    let now = self.fixed_now.unwrap_or_else(Utc::now);
+                    self.enricher
+                        .enrich_line(&line, self.snapshot, now, &mut out);
+                }
+                Line::TooLong => {
+                    // Stream the line through unchanged without buffering it.
+                    w.write_all(&out).map_err(StreamError::Write)?;
+                    out.clear();
+                    w.write_all(&line).map_err(StreamError::Write)?;
+                    let rest = lines::copy_rest(r, w).map_err(|e| match e.kind() {
+                        io::ErrorKind::BrokenPipe => StreamError::Write(e),
+                        _ => StreamError::Read(e),
+                    })?;
+                    since_tick += rest;
+                    w.write_all(b"\n").map_err(StreamError::Write)?;
+                    self.enricher.record_passthrough(PassReason::Oversized);
+                }
+            }
+            if out.len() >= FLUSH_AT {
+                w.write_all(&out).map_err(StreamError::Write)?;
+                out.clear();
+                self.progress.inc(since_tick);
+                since_tick = 0;
+            }
+        }
+        w.write_all(&out).map_err(StreamError::Write)?;
+        self.progress.inc(since_tick);
+        Ok(())
+    }
+}
+
+fn progress_bar(inputs: &[PathBuf], quiet: bool) -> ProgressBar {
+    let files: Vec<&PathBuf> = inputs.iter().filter(|p| p.as_os_str() != "-").collect();
+    if quiet || files.is_empty() || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar} {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The stderr summary.
+fn summary(stats: &Stats, records: usize) -> String {
+    let mut s = format!(
+        "domreg: {} lines in, {} lines out; {} enriched, {} passed through unchanged\n",
+        stats.lines_in,
+        stats.lines_out,
+        stats.formats.total(),
+        stats.passed_through.total()
+    );
+    let line = |s: &mut String, title: &str, counts: &domreg::enrich::Counts| {
+        if counts.total() > 0 {
+            let parts: Vec<String> = counts.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            s.push_str(&format!("  {title}: {}\n", parts.join(", ")));
+        }
+    };
+    line(&mut s, "by format", &stats.formats);
+    line(&mut s, "lookups", &stats.lookups);
+    line(&mut s, "skipped", &stats.skipped);
+    line(&mut s, "passed through", &stats.passed_through);
+    let errors: u64 = stats
+        .passed_through
+        .0
+        .iter()
+        .filter(|(k, _)| {
+            PassReason::ALL
+                .iter()
+                .any(|r| r.as_str() == **k && r.is_error())
+        })
+        .map(|(_, v)| v)
+        .sum();
+    s.push_str(&format!(
+        "  errors: {errors}; existing domreg replaced: {}; threat merged: {}; registration records: {records}\n",
+        stats.domreg_replaced, stats.threat_merged
+    ));
+    s
+}
+
+fn attack(json: bool) -> Result<()> {
+    let mut rows = Vec::new();
+    for rule in Rule::ALL {
+        for t in rule.techniques() {
+            rows.push((rule, t));
+        }
+    }
+    let mut out = io::stdout().lock();
+    if json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(rule, t)| {
+                serde_json::json!({
+                    "id": t.full_id(),
+                    "name": t.full_name(),
+                    "technique": {"id": t.id, "name": t.name, "reference": t.reference},
+                    "subtechnique": t.subtechnique.map(|s| serde_json::json!({"id": s.id, "name": s.name, "reference": s.reference})),
+                    "tactic": {"id": t.tactic.id, "name": t.tactic.name, "reference": t.tactic.reference},
+                    "rule": rule.as_str(),
+                    "when": rule.description(),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &list)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<10} {:<58} {:<30} {}",
+        "ID", "TECHNIQUE", "TACTIC", "RULE"
+    )?;
+    for (rule, t) in &rows {
+        writeln!(
+            out,
+            "{:<10} {:<58} {:<30} {}",
+            t.full_id(),
+            t.full_name(),
+            format!("{} {}", t.tactic.id, t.tactic.name),
+            rule.as_str()
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Rules without a technique (they add to the risk score only):"
+    )?;
+    for rule in Rule::ALL.iter().filter(|r| r.techniques().is_empty()) {
+        writeln!(out, "  {:<16} {}", rule.as_str(), rule.description())?;
+    }
+    Ok(())
+}
+
+fn rdap_files(files: &[PathBuf], server: Option<&str>, fetched: Option<&str>) -> Result<()> {
+    let fetched = fetched
+        .map(|s| rdap::parse_date(s).ok_or_else(|| anyhow!("--fetched: not a time: {s:?}")))
+        .transpose()?;
+    let mut merged: Vec<Registration> = Vec::new();
+    for path in files {
+        let mut body = Vec::new();
+        File::open(path)
+            .and_then(|f| f.take(rdap::MAX_BODY as u64 + 1).read_to_end(&mut body))
+            .with_context(|| format!("reading {}", path.display()))?;
+        let parsed = rdap::parse_domain(&body, server, fetched)
+            .with_context(|| format!("parsing {}", path.display()))?;
+        let reg = parsed.registration;
+        match merged.iter_mut().find(|m| m.domain == reg.domain) {
+            Some(registry) => *registry = rdap::merge(registry, &reg),
+            None => merged.push(reg),
+        }
+    }
+    let mut out = io::stdout().lock();
+    for reg in &merged {
+        serde_json::to_writer(&mut out, reg)?;
+        writeln!(out)?;
+    }
+    if merged.is_empty() {
+        bail!("no records");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_lists_counts() {
+        let mut stats = Stats::default();
+        stats.record(domreg::enrich::Outcome::Passthrough(
+            PassReason::InvalidJson,
+        ));
+        let s = summary(&stats, 3);
+        assert!(s.contains("1 lines in, 1 lines out"), "{s}");
+        assert!(s.contains("passed through: invalid_json 1"), "{s}");
+        assert!(s.contains("errors: 1"), "{s}");
+    }
+}

@@ -1,0 +1,124 @@
+//! Reading lines with a length cap, without ever holding more than the cap
+//! of one line in memory.
+
+use std::io::{self, BufRead, Write};
+
+/// How a line was read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The whole line is in the buffer (without its `\n`).
+    Complete,
+    /// The line is longer than the cap: the buffer holds its first bytes and
+    /// the rest is still unread ([`copy_rest`] moves it).
+    TooLong,
+}
+
+/// Read the next line into `buf` (cleared first), without its `\n`.
+/// `Ok(None)` at end of input. A last line without `\n` is still a line.
+pub fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> io::Result<Option<Line>> {
+    buf.clear();
+    let mut read_any = false;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(read_any.then_some(Line::Complete));
+        }
+        read_any = true;
+        let room = cap.saturating_add(1).saturating_sub(buf.len());
+        match memchr(chunk) {
+            Some(i) if i < room => {
+                buf.extend_from_slice(chunk.get(..i).unwrap_or(chunk));
+                r.consume(i + 1);
+                return Ok(Some(Line::Complete));
+            }
+            _ => {
+                let take = chunk.len().min(room);
+                buf.extend_from_slice(chunk.get(..take).unwrap_or(chunk));
+                r.consume(take);
+                if buf.len() > cap {
+                    return Ok(Some(Line::TooLong));
+                }
+            }
+        }
+    }
+}
+
+/// Copy the unread rest of the current line (through its `\n`, which is not
+/// copied) from `r` to `w`. Returns the bytes copied.
+pub fn copy_rest(r: &mut impl BufRead, w: &mut impl Write) -> io::Result<u64> {
+    let mut copied = 0u64;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(copied);
+        }
+        match memchr(chunk) {
+            Some(i) => {
+                w.write_all(chunk.get(..i).unwrap_or(chunk))?;
+                r.consume(i + 1);
+                return Ok(copied + i as u64);
+            }
+            None => {
+                let n = chunk.len();
+                w.write_all(chunk)?;
+                r.consume(n);
+                copied += n as u64;
+            }
+        }
+    }
+}
+
+fn memchr(haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], cap: usize, bufsize: usize) -> Vec<(Vec<u8>, bool)> {
+        let mut r = io::BufReader::with_capacity(bufsize, input);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        while let Some(kind) = next_line(&mut r, &mut buf, cap).unwrap() {
+            let mut line = buf.clone();
+            let long = kind == Line::TooLong;
+            if long {
+                copy_rest(&mut r, &mut line).unwrap();
+            }
+            out.push((line, long));
+        }
+        out
+    }
+
+    #[test]
+    fn splits_and_caps() {
+        for bufsize in [1, 2, 3, 7, 64] {
+            let got = lines(b"ab\n\nabcdef\r\nxyz", 4, bufsize);
+            assert_eq!(
+                got,
+                vec![
+                    (b"ab".to_vec(), false),
+                    (b"".to_vec(), false),
+                    (b"abcdef\r".to_vec(), true),
+                    (b"xyz".to_vec(), false),
+                ],
+                "bufsize {bufsize}"
+            );
+            let got = lines(b"abcd\nabcde\n", 4, bufsize);
+            assert_eq!(
+                got,
+                vec![(b"abcd".to_vec(), false), (b"abcde".to_vec(), true)]
+            );
+        }
+        assert!(lines(b"", 4, 8).is_empty());
+    }
+}
