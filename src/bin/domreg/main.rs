@@ -326,8 +326,8 @@ fn attack(json: bool) -> Result<()> {
     }
     writeln!(
         out,
-        "{:<10} {:<58} {:<30} {}",
-        "ID", "TECHNIQUE", "TACTIC", "RULE"
+        "{:<10} {:<58} {:<30} RULE",
+        "ID", "TECHNIQUE", "TACTIC"
     )?;
     for (rule, t) in &rows {
         writeln!(
