@@ -234,8 +234,6 @@ impl Default for WhoisRule {
                 "*.whoisxmlapi.com",
                 "whoisxmlapi.com",
                 "*.domaintools.com",
-                "*.whois.domaintools.com",
-                "www.whatsmydns.net",
                 "centralops.net",
                 "www.centralops.net",
             ]

@@ -73,11 +73,11 @@ impl TextFormat {
 pub struct TextMatch<'a> {
     /// The format the line was parsed as.
     pub format: TextFormat,
-    /// The host/query name exactly as it appears in the line (a sub-slice of the line): may carry a trailing dot, may be an IP literal; for Squid it is the URL's host, without scheme, userinfo, path, and WITHOUT the port (IPv6 literals keep their brackets, e.g. "[2001:db8::1]").
+    /// The host/query name exactly as it appears in the line (a sub-slice of the line): may carry a trailing dot, may be an IP literal; for Squid it is the URL's host, without scheme, userinfo, path, and WITHOUT the port (IPv6 literals keep their brackets, e.g. `"[2001:db8::1]"`).
     pub name: &'a str,
     /// Where it was found, for the output: "url" (Squid, normal request), "connect" (Squid CONNECT), "query" (BIND, dnsmasq, CoreDNS).
     pub field: &'static str,
-    /// The event's own time when the format carries an unambiguous one: Squid's first field (UNIX epoch seconds with milliseconds, e.g. "1286536308.779"); CoreDNS's optional leading RFC 3339 timestamp ("2019-03-06T08:55:28.903Z [INFO] ..." or with "-07:00"). None otherwise (BIND and dnsmasq syslog times have no year/zone: None).
+    /// The event's own time when the format carries an unambiguous one: Squid's first field (UNIX epoch seconds with milliseconds, e.g. "1286536308.779"); CoreDNS's optional leading RFC 3339 timestamp (`2019-03-06T08:55:28.903Z [INFO] ...` or with `-07:00`). None otherwise (BIND and dnsmasq syslog times have no year/zone: None).
     pub timestamp: Option<DateTime<Utc>>,
 }
 
