@@ -23,6 +23,8 @@ cargo build --lib --no-default-features --target wasm32-unknown-unknown --locked
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --locked
 
-step "cargo test (unit, integration, doc tests)"
-cargo test --all-targets --locked
+step "doc tests"
 cargo test --doc --locked
+
+step "unit and integration tests"
+cargo test --all-targets --locked
