@@ -58,6 +58,8 @@ pub mod epp;
 pub mod error;
 pub mod format;
 pub mod json;
+#[cfg(feature = "native")]
+pub mod live;
 pub mod output;
 pub mod rdap;
 pub mod registration;
