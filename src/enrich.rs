@@ -398,21 +398,40 @@ impl Enricher {
         if scan.has_domreg {
             self.stats.domreg_replaced += 1;
         }
+        // Keep the original bytes between the kept members (the separators
+        // and their whitespace), so that enriching domreg's own output gives
+        // the same bytes again, whitespace included.
         let open = line.find('{').unwrap_or(0);
         out.extend_from_slice(line.get(..=open).unwrap_or("{").as_bytes());
         let mut first = true;
+        let mut prev_end = open + 1;
         for m in &members {
             let drop =
                 m.key == json::DOMREG_KEY || (merged_threat.is_some() && m.key == json::THREAT_KEY);
+            // Whitespace, then (but before the first member) a comma and whitespace.
+            let gap = line.get(prev_end..m.start).unwrap_or("");
+            prev_end = m.end;
+            let (before_comma, after_comma) = match gap.split_once(',') {
+                Some((before, after)) => (before, Some(after)),
+                None => (gap, None),
+            };
             if drop {
+                // Keep the whitespace that followed the previous member.
+                if !first {
+                    out.extend_from_slice(before_comma.as_bytes());
+                }
                 continue;
             }
-            if !first {
-                out.push(b',');
-            }
+            let sep = if first {
+                after_comma.unwrap_or(gap)
+            } else {
+                gap
+            };
+            out.extend_from_slice(sep.as_bytes());
             first = false;
             out.extend_from_slice(line.get(m.start..m.end).unwrap_or("").as_bytes());
         }
+        out.extend_from_slice(line.get(prev_end..brace).unwrap_or("").as_bytes());
         if !first {
             out.push(b',');
         }

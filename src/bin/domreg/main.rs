@@ -37,6 +37,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .without_time()
+        // Colour only on a terminal: logs redirected to a file or a pipe
+        // must not carry escape sequences.
+        .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
