@@ -54,7 +54,7 @@ impl Lookup for NoLookup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum PassReason {
-    /// Valid JSON without a domain name (or not an object).
+    /// A JSON object without a domain name.
     NoDomain,
     /// Text in no known format.
     Unrecognised,

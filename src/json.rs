@@ -131,10 +131,10 @@ impl Scan {
         self.has_threat = false;
     }
 
+    /// Record a value; a later duplicate key wins, as in most JSON readers
+    /// (serde_json, jq, JavaScript), so domreg sees what downstream sees.
     fn set(&mut self, index: u8, value: Captured) {
-        if let Some(slot) = self.captures.get_mut(usize::from(index))
-            && slot.is_none()
-        {
+        if let Some(slot) = self.captures.get_mut(usize::from(index)) {
             *slot = Some(value);
         }
     }
@@ -605,9 +605,9 @@ mod tests {
     }
 
     #[test]
-    fn first_duplicate_wins() {
+    fn last_duplicate_wins() {
         let (_, v) = scan(&["query"], r#"{"query":"first.com","query":"second.com"}"#);
-        assert_eq!(v[0].as_deref(), Some("first.com"));
+        assert_eq!(v[0].as_deref(), Some("second.com"));
     }
 
     #[test]

@@ -231,37 +231,83 @@ impl Lists {
     }
 }
 
-/// Merge domreg's `threat` object into an event's existing one: lists are
-/// extended with the values they lack (a scalar becomes a list), objects
-/// are merged key by key, and values the event already has are kept.
+/// Merge domreg's `threat` object into an event's existing one.
+///
+/// ECS keeps `id`, `name` and `reference` of a tactic, technique or
+/// sub-technique in parallel lists, so entries are merged by `id`: each of
+/// ours whose id the event lacks is appended to `id`, and its name and
+/// reference to `name` and `reference` when those lists line up with `id`
+/// (same length; a list the event does not have counts as lined up only
+/// while `id` is empty). A scalar becomes a list holding it. Other members
+/// merge key by key; scalars the event already has (its `framework`) are
+/// kept. Merging twice changes nothing.
 pub fn merge_threat(existing: &mut Map<String, Value>, ours: Map<String, Value>) {
     for (key, value) in ours {
         match (existing.get_mut(&key), value) {
             (None, value) => {
                 existing.insert(key, value);
             }
-            (Some(Value::Object(e)), Value::Object(o)) => merge_threat(e, o),
-            (Some(e), Value::Array(o)) => {
-                if !e.is_array() {
-                    let scalar = e.take();
-                    *e = Value::Array(if scalar.is_null() {
-                        vec![]
-                    } else {
-                        vec![scalar]
-                    });
-                }
-                if let Value::Array(list) = e {
-                    for v in o {
-                        if !list.contains(&v) {
-                            list.push(v);
-                        }
-                    }
-                }
-            }
-            // A scalar the event already has (e.g. `framework`) is kept.
+            (Some(Value::Object(e)), Value::Object(o)) => merge_object(e, o),
+            // A value the event already has, of another shape, is kept.
             (Some(_), _) => {}
         }
     }
+}
+
+fn merge_object(existing: &mut Map<String, Value>, mut ours: Map<String, Value>) {
+    if let Some(Value::Array(our_ids)) = ours.remove("id") {
+        let our_names = take_list(&mut ours, "name");
+        let our_refs = take_list(&mut ours, "reference");
+        let n = as_list(existing, "id").map_or(0, |ids| ids.len());
+        let aligned = |m: &Map<String, Value>, k: &str| match m.get(k) {
+            None => n == 0,
+            Some(Value::Array(a)) => a.len() == n,
+            Some(_) => n == 1,
+        };
+        let names_aligned = aligned(existing, "name");
+        let refs_aligned = aligned(existing, "reference");
+        for (i, id) in our_ids.into_iter().enumerate() {
+            let Some(ids) = as_list(existing, "id") else {
+                continue;
+            };
+            if ids.contains(&id) {
+                continue;
+            }
+            ids.push(id);
+            for (aligned, key, ours) in [
+                (names_aligned, "name", &our_names),
+                (refs_aligned, "reference", &our_refs),
+            ] {
+                if aligned
+                    && let Some(value) = ours.get(i)
+                    && let Some(list) = as_list(existing, key)
+                {
+                    list.push(value.clone());
+                }
+            }
+        }
+    }
+    merge_threat(existing, ours);
+}
+
+fn take_list(m: &mut Map<String, Value>, key: &str) -> Vec<Value> {
+    match m.remove(key) {
+        Some(Value::Array(a)) => a,
+        Some(v) => vec![v],
+        None => Vec::new(),
+    }
+}
+
+/// The list at `key`, made a list first if it is missing or a scalar.
+fn as_list<'m>(m: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Vec<Value>> {
+    let slot = m.entry(key).or_insert(Value::Null);
+    let list = match slot.take() {
+        Value::Array(list) => list,
+        Value::Null => Vec::new(),
+        scalar => vec![scalar],
+    };
+    *slot = Value::Array(list);
+    slot.as_array_mut()
 }
 
 /// Append `s` as a JSON string.
@@ -337,6 +383,41 @@ mod tests {
         let mut none = RuleSet::default();
         none.insert(Rule::Expired);
         assert_eq!(threat_value(none), None);
+    }
+
+    #[test]
+    fn threat_merge_keeps_lists_aligned() {
+        // Two sub-techniques share the name "Domains": merge by id, not by value.
+        let mut existing = json!({"technique":{"subtechnique":{"id":["T1583.001"],"name":["Domains"],"reference":["r1"]}}});
+        let mut rules = RuleSet::default();
+        rules.insert(Rule::RecentlyChanged);
+        let Value::Object(ours) = threat_value(rules).unwrap() else {
+            panic!()
+        };
+        let Value::Object(e) = &mut existing else {
+            panic!()
+        };
+        merge_threat(e, ours);
+        let sub = &existing["technique"]["subtechnique"];
+        assert_eq!(sub["id"], json!(["T1583.001", "T1584.001"]));
+        assert_eq!(sub["name"], json!(["Domains", "Domains"]));
+        assert_eq!(sub["reference"].as_array().unwrap().len(), 2);
+        // An event whose lists do not line up gets ids only.
+        let mut existing =
+            json!({"technique":{"id":["T1071"],"name":["Application Layer Protocol"]}});
+        let Value::Object(ours) = threat_value(rules).unwrap() else {
+            panic!()
+        };
+        let Value::Object(e) = &mut existing else {
+            panic!()
+        };
+        merge_threat(e, ours);
+        assert_eq!(existing["technique"]["id"], json!(["T1071", "T1584"]));
+        assert_eq!(
+            existing["technique"]["name"],
+            json!(["Application Layer Protocol", "Compromise Infrastructure"])
+        );
+        assert!(existing["technique"].get("reference").is_none());
     }
 
     #[test]

@@ -169,7 +169,10 @@ fn load_registrations(snapshot: &mut Snapshot, path: &Path) -> Result<()> {
                 Err("line longer than 1 MiB".to_string())
             }
             Line::Complete => match std::str::from_utf8(&buf) {
-                Ok(text) => snapshot.add_line(text, line_no).map_err(|e| e.to_string()),
+                Ok(text) => snapshot.add_line(text, line_no).map_err(|e| match e {
+                    domreg::Error::Snapshot { message, .. } => message,
+                    other => other.to_string(),
+                }),
                 Err(_) => Err("not UTF-8".to_string()),
             },
         };
