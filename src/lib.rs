@@ -11,7 +11,7 @@ for `wasm32-unknown-unknown` (`--no-default-features`). The `domreg` binary
 - [`enrich::Enricher`] takes one log line and writes it back with the
   `domreg` and ECS `threat` members added; lines it cannot enrich come back
   unchanged. It asks an [`enrich::Lookup`] for registrations.
-- [`format`] finds the format and the domain name of a line, using the lazy
+- [`format`](mod@format) finds the format and the domain name of a line, using the lazy
   JSON scan in [`json`] and the text parsers in [`text`].
 - [`domain`] normalises names and finds the registered domain (eTLD+1).
 - [`rdap`] parses RDAP domain responses into a [`Registration`]; [`epp`]
@@ -51,6 +51,8 @@ assert!(text.contains(r#""subtechnique":{"id":["T1583.001"]"#));
 #![deny(missing_docs)]
 
 pub mod attack;
+pub mod bootstrap;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod enrich;
