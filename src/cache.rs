@@ -472,6 +472,7 @@ pub struct CacheLookup<'c> {
     now: DateTime<Utc>,
     wanted: Vec<String>,
     seen: HashSet<String>,
+    pending_on_miss: bool,
 }
 
 impl<'c> CacheLookup<'c> {
@@ -482,7 +483,15 @@ impl<'c> CacheLookup<'c> {
             now,
             wanted: Vec::new(),
             seen: HashSet::new(),
+            pending_on_miss: false,
         }
+    }
+
+    /// Answer `Pending` instead of `Miss` for a missing domain: for callers
+    /// that fetch the wanted domains (the live pipeline).
+    pub fn pending_on_miss(mut self) -> Self {
+        self.pending_on_miss = true;
+        self
     }
 
     /// Change the time freshness is judged at (wanted domains are kept).
@@ -516,7 +525,11 @@ impl Lookup for CacheLookup<'_> {
             CacheState::Stale(value) => (value, true),
             CacheState::Missing => {
                 Self::want(&mut self.wanted, &mut self.seen, domain);
-                return LookupResult::Miss;
+                return if self.pending_on_miss {
+                    LookupResult::Pending
+                } else {
+                    LookupResult::Miss
+                };
             }
         };
         if stale {

@@ -38,6 +38,10 @@ pub enum LookupResult<'a> {
     Pending,
     /// The lookup failed, with a short error code.
     Error(&'a str),
+    /// No lookup could be started: the live lookup machinery is at
+    /// capacity. The event is written with `lookup: skipped`,
+    /// `skip_reason: overload`.
+    Overloaded,
 }
 
 /// A lookup that knows nothing (every domain is a miss).
@@ -108,14 +112,34 @@ impl PassReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Written with `domreg` added.
-    Enriched {
-        /// The line's format.
-        format: Format,
-        /// The lookup outcome.
-        lookup: LookupKind,
-    },
+    Enriched(Enriched),
     /// Written back unchanged.
     Passthrough(PassReason),
+}
+
+impl Outcome {
+    /// The lookup outcome of an enriched line.
+    pub fn lookup(&self) -> Option<LookupKind> {
+        match self {
+            Outcome::Enriched(e) => Some(e.lookup),
+            Outcome::Passthrough(_) => None,
+        }
+    }
+}
+
+/// How a line was enriched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enriched {
+    /// The line's format.
+    pub format: Format,
+    /// The lookup outcome.
+    pub lookup: LookupKind,
+    /// Why the name was skipped, for `lookup == Skipped`.
+    pub skip_reason: Option<SkipReason>,
+    /// The event already had a `domreg` member, now replaced.
+    pub domreg_replaced: bool,
+    /// domreg's techniques were merged into the event's own `threat` object.
+    pub threat_merged: bool,
 }
 
 /// Counters over all lines seen.
@@ -167,9 +191,14 @@ impl Stats {
         self.lines_in += 1;
         self.lines_out += 1;
         match outcome {
-            Outcome::Enriched { format, lookup } => {
-                self.formats.bump(format.as_str());
-                self.lookups.bump(lookup.as_str());
+            Outcome::Enriched(e) => {
+                self.formats.bump(e.format.as_str());
+                self.lookups.bump(e.lookup.as_str());
+                if let Some(reason) = e.skip_reason {
+                    self.skipped.bump(reason.as_str());
+                }
+                self.domreg_replaced += u64::from(e.domreg_replaced);
+                self.threat_merged += u64::from(e.threat_merged);
             }
             Outcome::Passthrough(reason) => self.passed_through.bump(reason.as_str()),
         }
@@ -223,9 +252,30 @@ impl Enricher {
         self.stats.record(Outcome::Passthrough(reason));
     }
 
-    /// Enrich one line (without its terminator) and append the result and a
-    /// `\n` to `out`. `now` is the time for events whose format has none.
+    /// Count one written line (see [`Enricher::render_line`]).
+    pub fn record(&mut self, outcome: Outcome) {
+        self.stats.record(outcome);
+    }
+
+    /// Enrich one line (without its terminator), append the result and a
+    /// `\n` to `out`, and count it. `now` is the time for events whose
+    /// format has none.
     pub fn enrich_line(
+        &mut self,
+        line: &[u8],
+        lookup: &mut dyn Lookup,
+        now: DateTime<Utc>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let outcome = self.render_line(line, lookup, now, out);
+        self.stats.record(outcome);
+        outcome
+    }
+
+    /// Like [`Enricher::enrich_line`], without counting: for a caller that
+    /// may render a line again (a live lookup finished) and counts only the
+    /// version it writes, with [`Enricher::record`].
+    pub fn render_line(
         &mut self,
         line: &[u8],
         lookup: &mut dyn Lookup,
@@ -237,7 +287,6 @@ impl Enricher {
             out.extend_from_slice(line);
         }
         out.push(b'\n');
-        self.stats.record(outcome);
         outcome
     }
 
@@ -272,9 +321,8 @@ impl Enricher {
         // Build the `domreg` member in scratch, then splice.
         let mut member = std::mem::take(&mut self.scratch);
         member.clear();
-        let (lookup_kind, threat) = match domain::analyze(name) {
+        let (lookup_kind, skip_reason, threat) = match domain::analyze(name) {
             Analysis::Skip { name, reason } => {
-                self.stats.skipped.bump(reason.as_str());
                 let display = truncate(&name, domain::MAX_NAME_LEN);
                 output::write_domreg(
                     &mut member,
@@ -289,7 +337,7 @@ impl Enricher {
                         risk: Default::default(),
                     },
                 );
-                (LookupKind::Skipped, None)
+                (LookupKind::Skipped, Some(reason), None)
             }
             Analysis::Lookup(target) => {
                 let domain = target.domain();
@@ -303,7 +351,9 @@ impl Enricher {
                     LookupResult::Miss => (LookupKind::Miss, Known::Unknown, None),
                     LookupResult::Pending => (LookupKind::Pending, Known::Unknown, None),
                     LookupResult::Error(code) => (LookupKind::Error, Known::Unknown, Some(code)),
+                    LookupResult::Overloaded => (LookupKind::Skipped, Known::Unknown, None),
                 };
+                let skip_reason = (kind == LookupKind::Skipped).then_some(SkipReason::Overload);
                 let risk = self.risk.assess(&target.name, known);
                 let registration = match known {
                     Known::Registered(reg, days) => Some((reg, days)),
@@ -316,13 +366,13 @@ impl Enricher {
                         domain: Some(domain),
                         field,
                         lookup: kind,
-                        skip_reason: None,
+                        skip_reason,
                         error,
                         registration,
                         risk,
                     },
                 );
-                (kind, output::threat_value(risk.rules))
+                (kind, skip_reason, output::threat_value(risk.rules))
             }
         };
 
@@ -330,14 +380,17 @@ impl Enricher {
             self.splice_json(text, &member, threat, out)
         } else {
             write_text_event(text, &member, threat, out);
-            Ok(())
+            Ok(Splice::default())
         };
         self.scratch = member;
         match result {
-            Ok(()) => Outcome::Enriched {
+            Ok(splice) => Outcome::Enriched(Enriched {
                 format,
                 lookup: lookup_kind,
-            },
+                skip_reason,
+                domreg_replaced: splice.domreg_replaced,
+                threat_merged: splice.threat_merged,
+            }),
             Err(reason) => Outcome::Passthrough(reason),
         }
     }
@@ -349,7 +402,7 @@ impl Enricher {
         member: &[u8],
         threat: Option<Value>,
         out: &mut Vec<u8>,
-    ) -> Result<(), PassReason> {
+    ) -> Result<Splice, PassReason> {
         let scan = self.detector.scan();
         let Some(brace) = json::closing_brace(line) else {
             return Err(PassReason::InvalidJson);
@@ -371,11 +424,15 @@ impl Enricher {
                 push_value(out, &threat);
             }
             out.extend_from_slice(tail.as_bytes());
-            return Ok(());
+            return Ok(Splice::default());
         }
         // Rare path: drop the old `domreg`, merge into the old `threat`.
         let Some(members) = json::members(line) else {
             return Err(PassReason::InvalidJson);
+        };
+        let mut splice = Splice {
+            domreg_replaced: scan.has_domreg,
+            threat_merged: false,
         };
         let mut merged_threat = None;
         if let Some(ours) = threat {
@@ -390,13 +447,10 @@ impl Enricher {
                         output::merge_threat(&mut existing, ours);
                     }
                     merged_threat = Some(Value::Object(existing));
-                    self.stats.threat_merged += 1;
+                    splice.threat_merged = true;
                 }
                 None => merged_threat = Some(ours),
             }
-        }
-        if scan.has_domreg {
-            self.stats.domreg_replaced += 1;
         }
         // Keep the original bytes between the kept members (the separators
         // and their whitespace), so that enriching domreg's own output gives
@@ -441,8 +495,15 @@ impl Enricher {
             push_value(out, &threat);
         }
         out.extend_from_slice(tail.as_bytes());
-        Ok(())
+        Ok(splice)
     }
+}
+
+/// What the splice did besides adding members.
+#[derive(Debug, Default, Clone, Copy)]
+struct Splice {
+    domreg_replaced: bool,
+    threat_merged: bool,
 }
 
 /// A text event: `{"message":"<line>","domreg":{...}[,"threat":{...}]}`.
@@ -532,13 +593,10 @@ mod tests {
     fn splices_without_touching_original_bytes() {
         let line = r#"{"ts":1.50,"uid":"C","query":"www.Young.com.","n":1e3 , "z":{"k":[]}}"#;
         let (out, o) = run(line);
-        assert_eq!(
-            o,
-            Outcome::Enriched {
-                format: Format::Zeek,
-                lookup: LookupKind::Hit
-            }
-        );
+        let Outcome::Enriched(e) = o else {
+            panic!("{o:?}")
+        };
+        assert_eq!((e.format, e.lookup), (Format::Zeek, LookupKind::Hit));
         let prefix = &line[..line.len() - 1];
         assert!(out.starts_with(prefix), "{out}");
         assert!(out.ends_with("}\n"));
@@ -572,13 +630,7 @@ mod tests {
     #[test]
     fn not_found_miss_and_skip() {
         let (out, o) = run(r#"{"uid":"C","query":"gone.com"}"#);
-        assert!(matches!(
-            o,
-            Outcome::Enriched {
-                lookup: LookupKind::NotFound,
-                ..
-            }
-        ));
+        assert_eq!(o.lookup(), Some(LookupKind::NotFound));
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["domreg"]["risk"]["reasons"][0], "not_registered");
         let (out, _) = run(r#"{"uid":"C","query":"unknown.org"}"#);
@@ -590,6 +642,32 @@ mod tests {
         assert_eq!(v["domreg"]["lookup"], "skipped");
         assert_eq!(v["domreg"]["skip_reason"], "reverse_lookup");
         assert!(v["domreg"].get("domain").is_none());
+    }
+
+    #[test]
+    fn overloaded_is_skipped_overload_and_render_does_not_count() {
+        struct Full;
+        impl Lookup for Full {
+            fn lookup(&mut self, _: &str) -> LookupResult<'_> {
+                LookupResult::Overloaded
+            }
+        }
+        let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+        let mut out = Vec::new();
+        let o = e.render_line(
+            br#"{"uid":"C","query":"young.com"}"#,
+            &mut Full,
+            now(),
+            &mut out,
+        );
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["domreg"]["lookup"], "skipped");
+        assert_eq!(v["domreg"]["skip_reason"], "overload");
+        assert_eq!(v["domreg"]["domain"], "young.com");
+        assert_eq!(e.stats().lines_in, 0);
+        e.record(o);
+        assert_eq!(e.stats().skipped.get("overload"), 1);
+        assert_eq!(e.stats().lookups.get("skipped"), 1);
     }
 
     #[test]
@@ -661,7 +739,7 @@ mod tests {
         let (out, o) = run(
             "07-Apr-2022 client 192.168.0.1#57398 UDP: query: a1.young.com IN A response: NOERROR\r",
         );
-        assert!(matches!(o, Outcome::Enriched { .. }));
+        assert!(matches!(o, Outcome::Enriched(_)));
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
             v["message"],
