@@ -4,3 +4,5 @@
 
 pub mod gate;
 pub mod http;
+pub mod pipeline;
+pub mod service;
