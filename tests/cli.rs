@@ -1708,7 +1708,7 @@ fn broken_pipe_exits_quietly() {
     // About 10 MB of input: far more output than a pipe buffer holds.
     let big = env.file("big.ndjson", one.repeat(40));
     let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
-        .args(["enrich", "--now", NOW, "--registrations"])
+        .args(["enrich", "--offline", "--now", NOW, "--registrations"])
         .arg(&env.regs)
         .arg(&big)
         .env_remove("DOMREG_LOG")

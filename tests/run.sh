@@ -15,7 +15,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (all targets, warnings are errors)"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "core library for wasm32-unknown-unknown, without the native feature"
 cargo build --lib --no-default-features --target wasm32-unknown-unknown --locked
@@ -27,4 +27,4 @@ step "doc tests"
 cargo test --doc --locked
 
 step "unit and integration tests"
-cargo test --all-targets --locked
+cargo test --workspace --all-targets --locked

@@ -4,7 +4,9 @@
 //! Addresses are checked where the connection is made: a DNS resolver that
 //! drops loopback, private, link-local, unspecified (and other non-global)
 //! addresses, and a check of IP-literal URLs, including every redirect.
-//! `allow_insecure` lifts both checks, for tests against a loopback server.
+//! `allow_insecure` allows `http://` and loopback addresses, for tests
+//! against a server on 127.0.0.1; private, link-local and unspecified
+//! addresses stay refused even then.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -24,7 +26,7 @@ pub struct HttpConfig {
     pub max_body: usize,
     /// Redirects followed.
     pub max_redirects: usize,
-    /// Allow `http://` and non-public addresses (tests only).
+    /// Allow `http://` and loopback addresses (tests only).
     pub allow_insecure: bool,
 }
 
@@ -133,9 +135,9 @@ impl RdapHttp {
             .user_agent(concat!("domreg/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(30))
             .https_only(!allow_insecure);
-        if !allow_insecure {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
+        builder = builder.dns_resolver(Arc::new(PublicOnly {
+            allow_loopback: allow_insecure,
+        }));
         let client = builder
             .build()
             .map_err(|e| FetchError::Other(e.to_string()))?;
@@ -149,6 +151,17 @@ impl RdapHttp {
 
     /// GET `url`, accepting RDAP JSON.
     pub async fn get(&self, url: &str) -> Result<Response, FetchError> {
+        self.get_with_max_age(url)
+            .await
+            .map(|(response, _)| response)
+    }
+
+    /// GET `url`, also returning the `max-age` of its Cache-Control header
+    /// (None with `no-store`/`no-cache` or without the header).
+    pub async fn get_with_max_age(
+        &self,
+        url: &str,
+    ) -> Result<(Response, Option<Duration>), FetchError> {
         let parsed = Url::parse(url).map_err(|e| FetchError::RefusedUrl(format!("{url}: {e}")))?;
         check_url(&parsed, self.config.allow_insecure)?;
         let response = self
@@ -162,8 +175,13 @@ impl RdapHttp {
             .await
             .map_err(classify)?;
         let status = response.status();
+        let max_age = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_max_age);
         if status == StatusCode::NOT_FOUND {
-            return Ok(Response::NotFound);
+            return Ok((Response::NotFound, max_age));
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
             let retry_after = response
@@ -171,10 +189,10 @@ impl RdapHttp {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            return Ok(Response::TooManyRequests(retry_after));
+            return Ok((Response::TooManyRequests(retry_after), max_age));
         }
         if status != StatusCode::OK {
-            return Ok(Response::Status(status.as_u16()));
+            return Ok((Response::Status(status.as_u16()), max_age));
         }
         let max = self.config.max_body;
         if response.content_length().is_some_and(|n| n > max as u64) {
@@ -188,8 +206,28 @@ impl RdapHttp {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Response::Ok(body))
+        Ok((Response::Ok(body), max_age))
     }
+}
+
+/// The `max-age` of a Cache-Control value; None when caching is refused
+/// (`no-store`, `no-cache`) or no max-age is given.
+pub fn parse_max_age(value: &str) -> Option<Duration> {
+    let mut max_age = None;
+    for directive in value.split(',') {
+        let directive = directive.trim().to_ascii_lowercase();
+        if directive == "no-store" || directive == "no-cache" {
+            return None;
+        }
+        if let Some(secs) = directive.strip_prefix("max-age=") {
+            max_age = secs
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
+        }
+    }
+    max_age
 }
 
 fn classify(e: reqwest::Error) -> FetchError {
@@ -222,27 +260,30 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Scheme and IP-literal checks for a URL we are about to fetch.
 pub fn check_url(url: &Url, allow_insecure: bool) -> Result<(), FetchError> {
-    if allow_insecure {
-        return match url.scheme() {
-            "https" | "http" => Ok(()),
-            other => Err(FetchError::RefusedUrl(format!("scheme {other}"))),
-        };
-    }
-    if url.scheme() != "https" {
-        return Err(FetchError::RefusedUrl(format!(
-            "{url}: only https is allowed"
-        )));
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure => {}
+        _ => {
+            return Err(FetchError::RefusedUrl(format!(
+                "{url}: only https is allowed"
+            )));
+        }
     }
     let Some(host) = url.host_str() else {
         return Err(FetchError::RefusedUrl(format!("{url}: no host")));
     };
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     match literal.parse::<IpAddr>() {
-        Ok(ip) if !is_public(ip) => {
+        Ok(ip) if !allowed(ip, allow_insecure) => {
             Err(FetchError::RefusedAddress(format!("refused address {ip}")))
         }
         _ => Ok(()),
     }
+}
+
+/// Public addresses, and loopback ones when `allow_loopback`.
+fn allowed(ip: IpAddr, allow_loopback: bool) -> bool {
+    is_public(ip) || (allow_loopback && ip.is_loopback())
 }
 
 /// True for globally routable unicast addresses.
@@ -281,15 +322,18 @@ pub fn is_public(ip: IpAddr) -> bool {
 
 /// A resolver that keeps only public addresses.
 #[derive(Debug)]
-struct PublicOnly;
+struct PublicOnly {
+    allow_loopback: bool,
+}
 
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
+        let allow_loopback = self.allow_loopback;
         Box::pin(async move {
             let host = name.as_str().to_string();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
-                .filter(|a| is_public(a.ip()))
+                .filter(|a| allowed(a.ip(), allow_loopback))
                 .collect();
             if addrs.is_empty() {
                 return Err(format!("refused address: {host} has no public address").into());
@@ -333,6 +377,20 @@ mod tests {
     }
 
     #[test]
+    fn cache_control() {
+        assert_eq!(
+            parse_max_age("public, max-age=86400"),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(
+            parse_max_age("max-age=\"60\""),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(parse_max_age("no-store, max-age=60"), None);
+        assert_eq!(parse_max_age("private"), None);
+    }
+
+    #[test]
     fn url_checks() {
         let ok = |u: &str, insecure| check_url(&Url::parse(u).unwrap(), insecure);
         assert!(ok("https://rdap.verisign.com/com/v1/domain/x.com", false).is_ok());
@@ -350,12 +408,30 @@ mod tests {
         ));
         assert!(ok("http://127.0.0.1:8080/domain/x", true).is_ok());
         assert!(ok("ftp://127.0.0.1/", true).is_err());
+        // Even for tests, private and link-local addresses stay refused.
+        for u in [
+            "http://10.0.0.1/domain/x",
+            "https://192.168.1.1/",
+            "http://169.254.169.254/",
+            "http://0.0.0.0/",
+        ] {
+            assert!(
+                matches!(ok(u, true), Err(FetchError::RefusedAddress(_))),
+                "{u}"
+            );
+        }
     }
 
     #[tokio::test]
     async fn resolver_refuses_localhost() {
-        let addrs = PublicOnly.resolve("localhost".parse().unwrap()).await;
-        assert!(addrs.is_err());
+        let strict = PublicOnly {
+            allow_loopback: false,
+        };
+        assert!(strict.resolve("localhost".parse().unwrap()).await.is_err());
+        let tests = PublicOnly {
+            allow_loopback: true,
+        };
+        assert!(tests.resolve("localhost".parse().unwrap()).await.is_ok());
     }
 
     #[tokio::test]

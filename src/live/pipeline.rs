@@ -251,7 +251,9 @@ impl<'a, W: Write> Pipeline<'a, W> {
         match wait_for {
             Some(Err(())) => {
                 buf.clear();
-                let outcome = self.enricher.render_line(&line, &mut Overload, now, &mut buf);
+                let outcome = self
+                    .enricher
+                    .render_line(&line, &mut Overload, now, &mut buf);
                 self.stats.overloaded += 1;
                 self.ready(buf, outcome)?;
             }
@@ -262,7 +264,11 @@ impl<'a, W: Write> Pipeline<'a, W> {
                 let seq = self.window.base + self.window.slots.len() as u64;
                 self.window.bytes += line.len();
                 self.window.waiting += 1;
-                self.window.by_domain.entry(domain.clone()).or_default().push(seq);
+                self.window
+                    .by_domain
+                    .entry(domain.clone())
+                    .or_default()
+                    .push(seq);
                 let deadline = Instant::now() + self.config.max_wait;
                 self.window.deadlines.push_back((seq, deadline));
                 self.window.slots.push_back(Slot::Waiting { line, domain });

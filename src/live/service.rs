@@ -324,13 +324,15 @@ impl LookupService {
             let Some(url) = referral.take() else { break };
             lock(&self.stats).referrals += 1;
             match self.fetch(&url, raw.as_deref_mut()).await {
-                Ok(Answer::Body(body)) => match rdap::parse_domain(&body, Some(&url), Some(Utc::now())) {
-                    Ok(next) => {
-                        registration = rdap::merge(&registration, &next.registration);
-                        referral = next.referral;
+                Ok(Answer::Body(body)) => {
+                    match rdap::parse_domain(&body, Some(&url), Some(Utc::now())) {
+                        Ok(next) => {
+                            registration = rdap::merge(&registration, &next.registration);
+                            referral = next.referral;
+                        }
+                        Err(_) => lock(&self.stats).referral_errors += 1,
                     }
-                    Err(_) => lock(&self.stats).referral_errors += 1,
-                },
+                }
                 Ok(Answer::NotFound) | Err(_) => lock(&self.stats).referral_errors += 1,
             }
         }
@@ -338,7 +340,11 @@ impl LookupService {
     }
 
     /// One GET through the host's gate, with retries.
-    async fn fetch(&self, url: &str, mut raw: Option<&mut Vec<RawAnswer>>) -> Result<Answer, String> {
+    async fn fetch(
+        &self,
+        url: &str,
+        mut raw: Option<&mut Vec<RawAnswer>>,
+    ) -> Result<Answer, String> {
         let Some(host) = host_key(url) else {
             return Err("refused_url".to_string());
         };
@@ -348,7 +354,9 @@ impl LookupService {
             let pass = match gate.enter().await {
                 Ok(pass) => pass,
                 Err(e) => {
-                    self.host_stats(&host, |h| *h.refused.entry(e.code().to_string()).or_insert(0) += 1);
+                    self.host_stats(&host, |h| {
+                        *h.refused.entry(e.code().to_string()).or_insert(0) += 1
+                    });
                     return Err(e.code().to_string());
                 }
             };
@@ -448,7 +456,9 @@ impl LookupService {
     }
 
     fn count(&self, host: &str, outcome: &str) {
-        self.host_stats(host, |h| *h.outcomes.entry(outcome.to_string()).or_insert(0) += 1);
+        self.host_stats(host, |h| {
+            *h.outcomes.entry(outcome.to_string()).or_insert(0) += 1
+        });
     }
 }
 
@@ -503,7 +513,11 @@ mod tests {
 
     #[tokio::test]
     async fn no_rdap_server_for_unknown_tld() {
-        let service = LookupService::new(LiveConfig::default(), Bootstrap::parse(br#"{"services":[]}"#).unwrap()).unwrap();
+        let service = LookupService::new(
+            LiveConfig::default(),
+            Bootstrap::parse(br#"{"services":[]}"#).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             service.lookup("example.com").await,
             Cached::Error("no_rdap_server".to_string())

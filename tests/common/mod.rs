@@ -56,9 +56,17 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    // These tests exercise the offline data path: `enrich` runs get
+    // `--offline` (live lookups have their own tests, against a loopback
+    // RDAP server).
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_domreg"));
-    cmd.args(args)
-        .env_remove("DOMREG_LOG")
+    if args.first().is_some_and(|a| a == "enrich") {
+        cmd.arg("enrich").arg("--offline").args(&args[1..]);
+    } else {
+        cmd.args(&args);
+    }
+    cmd.env_remove("DOMREG_LOG")
         .env_remove("NO_COLOR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

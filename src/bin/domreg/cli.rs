@@ -22,7 +22,13 @@ pub enum Command {
     /// events keep their original bytes, with the new members added before
     /// the closing brace; text events become {"message": "<line>", ...}.
     /// Lines that cannot be enriched are written back unchanged and counted.
-    Enrich(EnrichArgs),
+    Enrich(Box<EnrichArgs>),
+    /// Look domains up over RDAP now and print their registration records.
+    ///
+    /// One JSON line per DOMAIN (any name: its registered domain is looked
+    /// up), in the --registrations schema; `{"domain":..,"error":..}` when
+    /// the lookup failed. Does not read or write the cache file.
+    Lookup(LookupArgs),
     /// Print the ATT&CK techniques domreg can tag, with the rule behind each.
     Attack {
         /// Print JSON instead of a table.
@@ -73,11 +79,38 @@ pub struct EnrichArgs {
     #[arg(long = "field", value_name = "PATH")]
     pub fields: Vec<String>,
 
-    /// Registration records to enrich from (JSON Lines, see
-    /// docs/registrations.md), e.g. the output of `domreg rdap` or a saved
-    /// cache. Repeatable; later files win for the same domain.
+    /// Registration records (JSON Lines, see docs/registrations.md), e.g.
+    /// the output of `domreg rdap` or a saved cache. Repeatable; later files
+    /// win for the same domain. With --offline they are the only data
+    /// source; live, they are loaded into the cache first.
     #[arg(long, value_name = "FILE")]
     pub registrations: Vec<PathBuf>,
+
+    /// No network: enrich only from --registrations (every other domain is
+    /// a `miss`).
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Longest an event waits for its lookup, in milliseconds; then it is
+    /// written with `lookup: pending` and the lookup finishes in the
+    /// background for later events. 0 never waits.
+    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    pub max_wait: u64,
+
+    /// Write each event as soon as it is ready instead of in input order.
+    #[arg(long)]
+    pub unordered: bool,
+
+    /// Events held at most in the reorder window (waiting for a lookup, or
+    /// ready behind one that is); reading pauses while it is full.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub window: usize,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// Configuration file (TOML): rule thresholds and weights, input
     /// options. `domreg config` prints the defaults; see docs/config.md.
@@ -97,6 +130,119 @@ pub struct EnrichArgs {
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `domreg lookup`.
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// Domain names (any name under a registered domain).
+    #[arg(required = true)]
+    pub domains: Vec<String>,
+    /// Print every HTTP exchange (URL, status, body) instead of the record.
+    #[arg(long)]
+    pub raw: bool,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// Options of live RDAP lookups.
+#[derive(Debug, Args, Clone)]
+pub struct LiveArgs {
+    /// An RFC 9224 bootstrap file (dns.json) to use instead of the built-in
+    /// IANA copy and its daily refresh.
+    #[arg(long, value_name = "FILE")]
+    pub bootstrap: Option<PathBuf>,
+
+    /// Where to refresh the IANA bootstrap from.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://data.iana.org/rdap/dns.json"
+    )]
+    pub bootstrap_url: String,
+
+    /// Allow http:// RDAP URLs and servers on loopback addresses, for tests
+    /// against a local server only; never in production. Private,
+    /// link-local and unspecified addresses stay refused.
+    #[arg(long)]
+    pub allow_insecure_rdap: bool,
+
+    /// Requests per second to each RDAP host.
+    #[arg(long, value_name = "N", default_value_t = 2.0)]
+    pub rdap_rate: f64,
+
+    /// Requests per second to one host, overriding --rdap-rate
+    /// (repeatable), e.g. `rdap.verisign.com=10`.
+    #[arg(long = "host-rate", value_name = "HOST=N", value_parser = parse_host_rate)]
+    pub host_rates: Vec<(String, f64)>,
+
+    /// Requests in flight at once to each RDAP host.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub rdap_concurrency: usize,
+
+    /// Registrar referrals to follow after the registry's answer.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub referral_depth: u8,
+
+    /// Lookups in flight at once; beyond this, events are written with
+    /// `skip_reason: overload`.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_inflight: usize,
+
+    /// Longest Retry-After honoured, in seconds (longer ones are cut).
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub max_retry_after: u64,
+}
+
+/// Options of the lookup cache.
+#[derive(Debug, Args, Clone)]
+pub struct CacheArgs {
+    /// The cache file: loaded at start, saved every --cache-save-interval
+    /// seconds and at exit (JSON Lines, the --registrations schema).
+    /// Default: $XDG_CACHE_HOME/domreg/cache.jsonl (or ~/.cache/domreg/cache.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+
+    /// Keep the cache in memory only.
+    #[arg(long, conflicts_with = "cache")]
+    pub no_cache: bool,
+
+    /// Seconds between cache saves.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub cache_save_interval: u64,
+
+    /// Most domains held in the cache.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub cache_entries: usize,
+
+    /// Most memory the cache may use, in MiB (estimated).
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub cache_memory: usize,
+
+    /// Seconds a registered domain's record stays fresh.
+    #[arg(long, value_name = "SECS", default_value_t = 86_400)]
+    pub ttl_found: i64,
+
+    /// Seconds a "not registered" answer stays fresh.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub ttl_not_found: i64,
+
+    /// Seconds a lookup error is kept before the domain is asked again.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub ttl_error: i64,
+}
+
+fn parse_host_rate(s: &str) -> Result<(String, f64), String> {
+    let (host, rate) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected HOST=N, got {s:?}"))?;
+    let rate: f64 = rate
+        .parse()
+        .map_err(|_| format!("not a number of requests per second: {rate:?}"))?;
+    if host.is_empty() || !(rate > 0.0 && rate.is_finite()) {
+        return Err(format!("expected HOST=N with N > 0, got {s:?}"));
+    }
+    Ok((host.to_ascii_lowercase(), rate))
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {

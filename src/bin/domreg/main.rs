@@ -6,6 +6,7 @@
 
 mod cli;
 mod lines;
+mod live;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
@@ -43,7 +44,14 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Enrich(args) => enrich(args),
+        Command::Enrich(args) => enrich(*args),
+        Command::Lookup(args) => live::lookup(&args).map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }),
         Command::Attack { json } => attack(json).map(|()| ExitCode::SUCCESS),
         Command::Rdap {
             files,
@@ -95,6 +103,26 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
     let mut snapshot = Snapshot::new();
     for path in &args.registrations {
         load_registrations(&mut snapshot, path)?;
+    }
+
+    if !args.offline {
+        let out: Box<dyn Write + Send> = match &args.output {
+            Some(path) => Box::new(
+                File::create(path).with_context(|| format!("creating {}", path.display()))?,
+            ),
+            None => Box::new(io::stdout()),
+        };
+        let out = BufWriter::with_capacity(FLUSH_AT, out);
+        let report = live::enrich_live(&args, &mut enricher, &snapshot, fixed_now, Box::new(out))?;
+        if !args.quiet {
+            eprint!("{}", summary(enricher.stats(), report.cache_entries));
+            eprint!("{}", live_summary(&report));
+        }
+        return Ok(if report.failed_inputs {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
 
     let inputs: Vec<PathBuf> = if args.files.is_empty() {
@@ -299,6 +327,53 @@ fn summary(stats: &Stats, records: usize) -> String {
     s.push_str(&format!(
         "  errors: {errors}; existing domreg replaced: {}; threat merged: {}; registration records: {records}\n",
         stats.domreg_replaced, stats.threat_merged
+    ));
+    s
+}
+
+/// The stderr summary of live lookups.
+fn live_summary(report: &live::LiveReport) -> String {
+    let join = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let l = &report.live;
+    let p = &report.pipeline;
+    let c = &report.cache;
+    let mut s = format!(
+        "  lookup chains: {} started, {} coalesced, {} overloaded; results: {}\n",
+        l.lookups,
+        l.coalesced,
+        l.overloaded,
+        join(&l.results)
+    );
+    s.push_str(&format!(
+        "  referrals: {} followed, {} failed\n",
+        l.referrals, l.referral_errors
+    ));
+    for (host, h) in &l.hosts {
+        s.push_str(&format!(
+            "  host {host}: {} requests ({}), {} retries, {} breaker trips{}\n",
+            h.requests,
+            join(&h.outcomes),
+            h.retries,
+            h.breaker_trips,
+            if h.refused.is_empty() {
+                String::new()
+            } else {
+                format!(", refused: {}", join(&h.refused))
+            }
+        ));
+    }
+    s.push_str(&format!(
+        "  cache: {} hits, {} stale, {} misses, {} evictions, {} entries\n",
+        c.hits, c.stale_hits, c.misses, c.evictions, report.cache_entries
+    ));
+    s.push_str(&format!(
+        "  waits: {} events waited ({} coalesced), {} answered in time, {} written pending, {} overload; window peak {}\n",
+        p.waited, p.coalesced_waits, p.answered, p.timed_out, p.overloaded, p.window_peak
     ));
     s
 }
