@@ -98,6 +98,18 @@ struct Window {
     waiting: usize,
 }
 
+/// What to do with a freshly rendered line.
+enum Next {
+    /// Write it as rendered.
+    Write,
+    /// Wait for the lookup of this domain (coalesced with another event's).
+    Wait(String, bool),
+    /// No lookup could start: write it as `overload`.
+    Overload,
+    /// The answer is in the cache now: render it again.
+    Again,
+}
+
 /// A lookup that answers `Overloaded` (no chain could start).
 struct Overload;
 
@@ -238,18 +250,18 @@ impl<'a, W: Write> Pipeline<'a, W> {
             (outcome, lookup.into_wanted())
         };
         let pending = outcome.lookup() == Some(LookupKind::Pending);
-        let mut wait_for = None;
+        let mut next = Next::Write;
         for domain in wanted {
             match self.service.ensure(&domain) {
-                Ensure::Overloaded if pending => wait_for = Some(Err(())),
-                Ensure::Started if pending => wait_for = Some(Ok((domain, false))),
-                Ensure::Coalesced if pending => wait_for = Some(Ok((domain, true))),
-                // A stale entry being refreshed: the event used the old data.
-                _ => {}
+                _ if !pending => {} // a stale entry being refreshed: the event used the old data
+                Ensure::Overloaded => next = Next::Overload,
+                Ensure::Started => next = Next::Wait(domain, false),
+                Ensure::Coalesced => next = Next::Wait(domain, true),
+                Ensure::Ready => next = Next::Again,
             }
         }
-        match wait_for {
-            Some(Err(())) => {
+        match next {
+            Next::Overload => {
                 buf.clear();
                 let outcome = self
                     .enricher
@@ -257,7 +269,17 @@ impl<'a, W: Write> Pipeline<'a, W> {
                 self.stats.overloaded += 1;
                 self.ready(buf, outcome)?;
             }
-            Some(Ok((domain, coalesced))) if !self.config.max_wait.is_zero() => {
+            Next::Again => {
+                // The answer arrived between the cache check and `ensure`.
+                buf.clear();
+                let outcome = {
+                    let mut cache = self.service.cache();
+                    let mut lookup = CacheLookup::new(&mut cache, now).pending_on_miss();
+                    self.enricher.render_line(&line, &mut lookup, now, &mut buf)
+                };
+                self.ready(buf, outcome)?;
+            }
+            Next::Wait(domain, coalesced) if !self.config.max_wait.is_zero() => {
                 self.stats.waited += 1;
                 self.stats.coalesced_waits += u64::from(coalesced);
                 self.scratch = buf;
@@ -272,9 +294,8 @@ impl<'a, W: Write> Pipeline<'a, W> {
                 let deadline = Instant::now() + self.config.max_wait;
                 self.window.deadlines.push_back((seq, deadline));
                 self.window.slots.push_back(Slot::Waiting { line, domain });
-                return Ok(());
             }
-            _ => self.ready(buf, outcome)?,
+            Next::Wait(..) | Next::Write => self.ready(buf, outcome)?,
         }
         Ok(())
     }
@@ -328,7 +349,10 @@ impl<'a, W: Write> Pipeline<'a, W> {
         let Some(slot) = self.window.slots.get_mut(index as usize) else {
             return Ok(false);
         };
-        let Slot::Waiting { line, domain, .. } = std::mem::replace(slot, Slot::Written) else {
+        if !matches!(slot, Slot::Waiting { .. }) {
+            return Ok(false);
+        }
+        let Slot::Waiting { line, domain } = std::mem::replace(slot, Slot::Written) else {
             return Ok(false);
         };
         if let Some(list) = self.window.by_domain.get_mut(&domain) {

@@ -106,6 +106,8 @@ pub enum Ensure {
     Coalesced,
     /// Too many chains are running; nothing started.
     Overloaded,
+    /// A fresh answer is already in the cache (a chain just finished).
+    Ready,
 }
 
 /// One HTTP exchange, kept for `domreg lookup --raw`.
@@ -202,6 +204,15 @@ impl LookupService {
         if inflight.contains_key(domain) {
             lock(&self.stats).coalesced += 1;
             return Ensure::Coalesced;
+        }
+        // A chain stores its answer before it leaves `inflight`, so with the
+        // `inflight` lock held a fresh entry means the answer just arrived:
+        // no second chain.
+        if matches!(
+            self.cache().peek(domain, Utc::now()),
+            crate::cache::CacheState::Fresh(_)
+        ) {
+            return Ensure::Ready;
         }
         if inflight.len() >= self.config.max_inflight {
             lock(&self.stats).overloaded += 1;

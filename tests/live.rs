@@ -1,0 +1,782 @@
+//! Live RDAP lookups end to end: the built `domreg` binary against the
+//! `rdap-mock` server on 127.0.0.1, which serves the real RDAP fixtures and
+//! injects faults. Every assertion on traffic reads the server's own
+//! request log.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+// ------------------------------------------------------------ the mock ----
+
+fn mock_binary() -> PathBuf {
+    let domreg = PathBuf::from(env!("CARGO_BIN_EXE_domreg"));
+    let path = domreg.with_file_name(format!("rdap-mock{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        // `cargo test --test live` alone does not build the other package.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "rdap-mock", "--locked"])
+            .status()
+            .expect("cargo build -p rdap-mock");
+        assert!(status.success());
+    }
+    path
+}
+
+struct Mock {
+    child: Child,
+    hosts: Vec<String>,
+}
+
+impl Mock {
+    fn start(config: Value) -> Mock {
+        let mut child = Command::new(mock_binary())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rdap-mock");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ports line");
+        let v: Value = serde_json::from_str(&line).expect("ports JSON");
+        let hosts = v["listening"]
+            .as_array()
+            .expect("listening")
+            .iter()
+            .map(|h| h.as_str().expect("host").to_string())
+            .collect();
+        let mock = Mock { child, hosts };
+        mock.post("/_control/config", &config);
+        mock
+    }
+
+    fn request(&self, method: &str, path: &str, body: &str) -> Value {
+        let mut s = TcpStream::connect(&self.hosts[0]).expect("connect to mock");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut text = String::new();
+        s.read_to_string(&mut text).expect("read");
+        let (head, body) = text.split_once("\r\n\r\n").expect("http answer");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+        serde_json::from_str(body).expect("JSON body")
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Value {
+        self.request("POST", path, &body.to_string())
+    }
+
+    /// The request log (waits until no request is in flight).
+    fn log(&self) -> Vec<Value> {
+        let v = self.request("GET", "/_control/log?timeout_ms=5000", "");
+        v.as_array().expect("log array").clone()
+    }
+
+    fn reset(&self) {
+        self.post("/_control/reset", &json!({}));
+    }
+
+    fn bootstrap(&self, dir: &Path) -> PathBuf {
+        let v = self.request("GET", "/_control/bootstrap", "");
+        let path = dir.join("bootstrap.json");
+        std::fs::write(&path, v.to_string()).expect("write bootstrap");
+        path
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn requests_to(log: &[Value], host: u64) -> Vec<&Value> {
+    log.iter().filter(|r| r["host"] == host).collect()
+}
+
+fn count_domain(log: &[Value], domain: &str) -> usize {
+    log.iter()
+        .filter(|r| r["domain"].as_str() == Some(domain))
+        .count()
+}
+
+// ----------------------------------------------------------- domreg run ----
+
+struct Run {
+    code: i32,
+    lines: Vec<Value>,
+    stderr: String,
+}
+
+fn base_args(bootstrap: &Path) -> Vec<String> {
+    vec![
+        "enrich".into(),
+        "--bootstrap".into(),
+        bootstrap.display().to_string(),
+        "--allow-insecure-rdap".into(),
+        "--no-cache".into(),
+        "--now".into(),
+        "2026-11-24T00:00:00Z".into(),
+    ]
+}
+
+fn domreg(args: &[String], input: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(args)
+        .env_remove("DOMREG_LOG")
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("domreg-live-tests-xdg"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn domreg");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    let lines = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        lines,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn zeek(i: usize, name: &str) -> String {
+    format!(r#"{{"ts":"2026-11-24T00:00:00Z","uid":"C{i}","query":"{name}"}}"#)
+}
+
+fn uids(run: &Run) -> Vec<String> {
+    run.lines
+        .iter()
+        .map(|v| v["uid"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+fn lookups(run: &Run) -> Vec<String> {
+    run.lines
+        .iter()
+        .map(|v| v["domreg"]["lookup"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------- tests ----
+
+/// The real fixtures through the registry and the registrar referral.
+#[test]
+fn registry_and_referral_merged() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({}));
+    let boot = mock.bootstrap(dir.path());
+    let input = [
+        zeek(0, "www.google.com"),
+        zeek(1, "wicar.org"),
+        zeek(2, "no-such-domain-here.com"),
+    ]
+    .join("\n");
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "5000".into(),
+        "--rdap-rate".into(),
+        "50".into(),
+    ]);
+    let run = domreg(&args, &input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(uids(&run), ["C0", "C1", "C2"]);
+    assert_eq!(lookups(&run), ["hit", "hit", "not_found"]);
+    let google = &run.lines[0]["domreg"]["registration"];
+    // From the registry (Verisign): dates; from the registrar (MarkMonitor): `updated`.
+    assert_eq!(google["created"], "1997-09-15T04:00:00Z");
+    assert_eq!(google["updated"], "2019-09-09T15:39:04Z");
+    assert_eq!(google["registrar"], "MarkMonitor Inc.");
+    assert_eq!(google["registrar_iana_id"], 292);
+    assert_eq!(google["privacy"], true);
+    let log = mock.log();
+    assert_eq!(requests_to(&log, 0).len(), 3, "{log:#?}");
+    // The referrals of google.com (to MarkMonitor's answer) and wicar.org
+    // (PIR's answer, which the mock serves on both hosts).
+    assert_eq!(requests_to(&log, 1).len(), 2);
+    assert!(log.iter().all(|r| {
+        r["accept"]
+            .as_str()
+            .unwrap_or("")
+            .contains("application/rdap+json")
+    }));
+    assert!(log.iter().all(|r| {
+        r["user_agent"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("domreg/")
+    }));
+}
+
+/// 10,000 events over 50 domains: exactly 50 registry requests and 50
+/// referrals, every event answered, in input order.
+#[test]
+fn coalescing_ten_thousand_events_fifty_domains() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(
+        json!({"synthesize": true, "synthesize_suffixes": ["com"], "synthesize_referral": true}),
+    );
+    let boot = mock.bootstrap(dir.path());
+    let input: Vec<String> = (0..10_000)
+        .map(|i| zeek(i, &format!("host{}.syn-{}.com", i % 7, i % 50)))
+        .collect();
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "20000".into(),
+        "--rdap-rate".into(),
+        "200".into(),
+        "--rdap-concurrency".into(),
+        "8".into(),
+    ]);
+    let run = domreg(&args, &input.join("\n"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: Vec<String> = (0..10_000).map(|i| format!("C{i}")).collect();
+    assert_eq!(uids(&run), expected);
+    assert!(lookups(&run).iter().all(|l| l == "hit"), "{}", run.stderr);
+    let log = mock.log();
+    assert_eq!(requests_to(&log, 0).len(), 50);
+    assert_eq!(requests_to(&log, 1).len(), 50);
+    for d in 0..50 {
+        assert_eq!(
+            count_domain(&log, &format!("syn-{d}.com")),
+            2,
+            "syn-{d}.com"
+        );
+    }
+    assert!(run.stderr.contains("50 started"), "{}", run.stderr);
+}
+
+/// A slow registry: events are written `pending` after --max-wait, the
+/// stream goes on, and the answer serves later events.
+#[test]
+fn pending_after_max_wait_then_hit() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(
+        json!({"faults": [{"domain": "wicar.org", "kind": "delay", "delay_ms": 1500, "times": 1}]}),
+    );
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend(["--max-wait".into(), "200".into(), "-q".into()]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut stdin: ChildStdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let started = Instant::now();
+    writeln!(stdin, "{}", zeek(0, "www.wicar.org")).unwrap();
+    writeln!(stdin, "{}", zeek(1, "www.google.com")).unwrap();
+    stdin.flush().unwrap();
+    let first = read_json(&mut stdout);
+    let waited = started.elapsed();
+    assert_eq!(first["domreg"]["lookup"], "pending");
+    assert!(
+        waited < Duration::from_millis(1200),
+        "written after {waited:?}"
+    );
+    let second = read_json(&mut stdout);
+    assert_eq!(second["uid"], "C1");
+    // Once the slow answer is in, a later event for the same domain is a hit.
+    std::thread::sleep(Duration::from_millis(1800));
+    writeln!(stdin, "{}", zeek(2, "wicar.org")).unwrap();
+    drop(stdin);
+    let third = read_json(&mut stdout);
+    assert_eq!(third["domreg"]["lookup"], "hit", "{third}");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let log = mock.log();
+    assert_eq!(
+        requests_to(&log, 0).len(),
+        2,
+        "one registry lookup per domain: {log:#?}"
+    );
+}
+
+fn read_json(r: &mut BufReader<ChildStdout>) -> Value {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("read");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+}
+
+/// HTTP 429 with Retry-After: the next request to that host waits for it.
+#[test]
+fn retry_after_is_honoured() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(
+        json!({"faults": [{"domain": "wicar.org", "kind": "status", "status": 429, "retry_after": "2", "times": 1}]}),
+    );
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "6000".into(),
+        "--rdap-rate".into(),
+        "50".into(),
+    ]);
+    let run = domreg(
+        &args,
+        &[zeek(0, "wicar.org"), zeek(1, "nic.xyz")].join("\n"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lookups(&run), ["hit", "hit"]);
+    let log = mock.log();
+    let wicar: Vec<&Value> = log
+        .iter()
+        .filter(|r| r["domain"] == "wicar.org" && r["host"] == 0)
+        .collect();
+    assert_eq!(wicar.len(), 2);
+    assert_eq!(wicar[0]["status"], 429);
+    let gap = wicar[1]["t_ms"].as_f64().unwrap() - wicar[0]["end_ms"].as_f64().unwrap();
+    assert!(gap >= 1990.0, "retried after {gap} ms");
+    assert!(run.stderr.contains("throttled 1"), "{}", run.stderr);
+}
+
+/// A per-host rate: requests to the registry are spaced 1/rate apart.
+#[test]
+fn rate_limit_is_honoured() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({"synthesize": true, "synthesize_suffixes": ["com"]}));
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "10000".into(),
+        "--rdap-rate".into(),
+        "5".into(),
+    ]);
+    let input: Vec<String> = (0..8).map(|i| zeek(i, &format!("rate-{i}.com"))).collect();
+    let run = domreg(&args, &input.join("\n"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut times: Vec<f64> = mock
+        .log()
+        .iter()
+        .map(|r| r["t_ms"].as_f64().unwrap())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    assert_eq!(times.len(), 8);
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 190.0,
+            "requests {:?} ms apart",
+            pair[1] - pair[0]
+        );
+    }
+}
+
+/// Faults of every kind: each event still gives exactly one line, in
+/// order, with the lookup outcome the fault calls for.
+#[test]
+fn faults_never_lose_or_reorder_events() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({
+        "synthesize": true,
+        "synthesize_suffixes": ["com"],
+        "faults": [
+            {"domain": "err500.com", "kind": "status", "status": 500},
+            {"domain": "malformed.com", "kind": "malformed_json"},
+            {"domain": "truncated.com", "kind": "truncated"},
+            {"domain": "oversized.com", "kind": "oversized", "size": 2097152},
+            {"domain": "reset.com", "kind": "reset"},
+            {"domain": "loop.com", "kind": "redirect_loop"},
+            {"domain": "private.com", "kind": "redirect_to", "url": "http://10.0.0.1/domain/private.com"},
+            {"domain": "quota.com", "kind": "quota_notice"},
+            {"domain": "wicar.org", "kind": "referral_to", "url": "http://192.168.1.1/domain/wicar.org"},
+            {"domain": "flaky.com", "kind": "status", "status": 503, "times": 1}
+        ]
+    }));
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "8000".into(),
+        "--rdap-rate".into(),
+        "100".into(),
+        "--max-retry-after".into(),
+        "1".into(),
+    ]);
+    let names = [
+        "err500.com",
+        "malformed.com",
+        "truncated.com",
+        "oversized.com",
+        "reset.com",
+        "loop.com",
+        "private.com",
+        "quota.com",
+        "wicar.org",
+        "flaky.com",
+        "fine.com",
+    ];
+    let input: Vec<String> = names.iter().enumerate().map(|(i, n)| zeek(i, n)).collect();
+    let run = domreg(&args, &input.join("\n"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: Vec<String> = (0..names.len()).map(|i| format!("C{i}")).collect();
+    assert_eq!(uids(&run), expected);
+    let got: Vec<(String, String)> = run
+        .lines
+        .iter()
+        .map(|v| {
+            (
+                v["domreg"]["lookup"].as_str().unwrap_or("?").to_string(),
+                v["domreg"]["error"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("error", "http_500"),
+        ("error", "bad_response"),
+        ("error", "http"),
+        ("error", "body_too_large"),
+        ("error", "http"),
+        ("error", "redirect"),
+        ("error", "redirect"),
+        ("error", "rate_limited"),
+        ("hit", ""),
+        ("hit", ""),
+        ("hit", ""),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got, want, "{}", run.stderr);
+    let log = mock.log();
+    // 5xx: the first try and two retries; the one-off 503 is retried once.
+    assert_eq!(count_domain(&log, "err500.com"), 3);
+    assert_eq!(count_domain(&log, "flaky.com"), 2);
+    // Nothing was sent towards the private referral or redirect.
+    assert!(
+        log.iter()
+            .all(|r| r["listen"] != "10.0.0.1" && r["listen"] != "192.168.1.1")
+    );
+    assert_eq!(
+        run.lines[8]["domreg"]["registration"]["registrar_iana_id"],
+        303
+    );
+    assert!(
+        run.stderr.contains("referrals: 1 followed, 1 failed"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Without --allow-insecure-rdap, an http:// or loopback RDAP server is
+/// refused before any connection.
+#[test]
+fn insecure_servers_are_refused_by_default() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({}));
+    let boot = mock.bootstrap(dir.path());
+    let args: Vec<String> = base_args(&boot)
+        .into_iter()
+        .filter(|a| a != "--allow-insecure-rdap")
+        .collect();
+    let run = domreg(&args, &zeek(0, "wicar.org"));
+    assert_eq!(run.lines[0]["domreg"]["lookup"], "error");
+    assert_eq!(run.lines[0]["domreg"]["error"], "refused_url");
+    // An https URL on loopback is refused as an address.
+    let https = dir.path().join("https.json");
+    std::fs::write(
+        &https,
+        json!({"services": [[["org"], [format!("https://{}/", mock.hosts[0])]]]}).to_string(),
+    )
+    .unwrap();
+    let mut args = base_args(&https);
+    args.retain(|a| a != "--allow-insecure-rdap");
+    let run = domreg(&args, &zeek(0, "wicar.org"));
+    assert_eq!(run.lines[0]["domreg"]["error"], "refused_address");
+    assert!(mock.log().is_empty());
+}
+
+/// The cache file: a second run answers from it without a request.
+#[test]
+fn cache_file_survives_a_restart() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({}));
+    let boot = mock.bootstrap(dir.path());
+    let cache = dir.path().join("cache.jsonl");
+    let args = |boot: &Path| -> Vec<String> {
+        let mut a: Vec<String> = base_args(boot)
+            .into_iter()
+            .filter(|a| a != "--no-cache")
+            .collect();
+        a.extend([
+            "--cache".into(),
+            cache.display().to_string(),
+            "--max-wait".into(),
+            "5000".into(),
+        ]);
+        a
+    };
+    let input = [
+        zeek(0, "www.google.com"),
+        zeek(1, "nic.xyz"),
+        zeek(2, "nx-gone.com"),
+    ]
+    .join("\n");
+    let first = domreg(&args(&boot), &input);
+    assert_eq!(lookups(&first), ["hit", "hit", "not_found"]);
+    let saved = std::fs::read_to_string(&cache).unwrap();
+    assert_eq!(saved.lines().count(), 3, "{saved}");
+    mock.reset();
+    let second = domreg(&args(&boot), &input);
+    assert_eq!(lookups(&second), ["hit", "hit", "not_found"]);
+    assert_eq!(
+        second.lines[0]["domreg"]["registration"],
+        first.lines[0]["domreg"]["registration"]
+    );
+    assert!(mock.log().is_empty(), "the second run asked again");
+    // The saved file is a valid registrations file for --offline use.
+    let offline = domreg(
+        &[
+            "enrich".into(),
+            "--offline".into(),
+            "--registrations".into(),
+            cache.display().to_string(),
+            "-q".into(),
+        ],
+        &input,
+    );
+    assert_eq!(lookups(&offline), ["hit", "hit", "not_found"]);
+}
+
+/// A corrupt cache file is set aside, not fatal.
+#[test]
+fn corrupt_cache_file_is_set_aside() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({}));
+    let boot = mock.bootstrap(dir.path());
+    let cache = dir.path().join("cache.jsonl");
+    std::fs::write(&cache, "\u{0}\u{0}garbage\n{half").unwrap();
+    let mut args: Vec<String> = base_args(&boot)
+        .into_iter()
+        .filter(|a| a != "--no-cache")
+        .collect();
+    args.extend(["--cache".into(), cache.display().to_string()]);
+    let run = domreg(&args, &zeek(0, "wicar.org"));
+    assert_eq!(run.code, 0);
+    assert!(run.stderr.contains("moved to"), "{}", run.stderr);
+    assert!(dir.path().join("cache.jsonl.corrupt").exists());
+    assert!(
+        std::fs::read_to_string(&cache)
+            .unwrap()
+            .contains("wicar.org")
+    );
+}
+
+/// kill -9 at any moment, saves included: the cache file is always a whole
+/// file (the old or the new one).
+#[test]
+fn kill_during_saves_never_leaves_a_torn_file() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({}));
+    let boot = mock.bootstrap(dir.path());
+    // A big snapshot makes every save take a while.
+    let regs = dir.path().join("regs.jsonl");
+    let mut text = String::new();
+    for i in 0..30_000 {
+        text.push_str(&format!(
+            "{{\"domain\":\"filler-{i}.com\",\"created\":\"2020-01-01T00:00:00Z\",\"registrar\":\"Registrar number {i}\",\"nameservers\":[\"ns1.filler-{i}.com\",\"ns2.filler-{i}.com\"],\"fetched\":\"2026-11-24T00:00:00Z\"}}\n"
+        ));
+    }
+    std::fs::write(&regs, text).unwrap();
+    let cache = dir.path().join("cache.jsonl");
+    for round in 0..4 {
+        let mut args: Vec<String> = base_args(&boot)
+            .into_iter()
+            .filter(|a| a != "--no-cache")
+            .collect();
+        args.extend([
+            "--cache".into(),
+            cache.display().to_string(),
+            "--cache-save-interval".into(),
+            "1".into(),
+            "--ttl-found".into(),
+            "999999999".into(),
+            "--registrations".into(),
+            regs.display().to_string(),
+            "-q".into(),
+        ]);
+        let before = std::fs::metadata(&cache).and_then(|m| m.modified()).ok();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait for a save to finish, then kill at a different moment of the
+        // next save cycle each round.
+        let waited = Instant::now();
+        while std::fs::metadata(&cache).and_then(|m| m.modified()).ok() == before {
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "no save in a minute"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(150 + 290 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if let Ok(saved) = std::fs::read_to_string(&cache) {
+            let lines: Vec<&str> = saved.lines().collect();
+            assert_eq!(lines.len(), 30_000, "round {round}: a partial file");
+            for l in lines {
+                serde_json::from_str::<Value>(l).expect("a whole JSON line");
+            }
+        }
+    }
+    // No temporary file is left behind as the cache.
+    let stray: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("cache.jsonl."))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+/// SIGTERM: every accepted event is written, the cache saved, exit 0.
+#[test]
+fn sigterm_flushes_and_saves() {
+    let dir = TempDir::new().unwrap();
+    let mock =
+        Mock::start(json!({"faults": [{"domain": "nic.xyz", "kind": "delay", "delay_ms": 4000}]}));
+    let boot = mock.bootstrap(dir.path());
+    let cache = dir.path().join("cache.jsonl");
+    let mut args: Vec<String> = base_args(&boot)
+        .into_iter()
+        .filter(|a| a != "--no-cache")
+        .collect();
+    args.extend([
+        "--cache".into(),
+        cache.display().to_string(),
+        "--max-wait".into(),
+        "10000".into(),
+        "-q".into(),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", zeek(0, "wicar.org")).unwrap();
+    writeln!(stdin, "{}", zeek(1, "nic.xyz")).unwrap();
+    writeln!(stdin, "{}", zeek(2, "www.google.com")).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|v| {
+            (
+                v["uid"].as_str().unwrap(),
+                v["domreg"]["lookup"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // C2's answer came before the signal; it waited behind C1, whose lookup
+    // (delayed 4 s) was still running, and is written right after it.
+    assert_eq!(got, [("C0", "hit"), ("C1", "pending"), ("C2", "hit")]);
+    let saved = std::fs::read_to_string(&cache).unwrap();
+    assert!(saved.contains("\"wicar.org\""), "{saved}");
+    drop(stdin);
+}
+
+/// `domreg lookup`: the merged record, and with --raw every exchange.
+#[test]
+fn lookup_command() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({}));
+    let boot = mock.bootstrap(dir.path());
+    let b = boot.display().to_string();
+    let run = domreg(
+        &[
+            "lookup".into(),
+            "WWW.Google.com.".into(),
+            "nx-none.com".into(),
+            "--bootstrap".into(),
+            b.clone(),
+            "--allow-insecure-rdap".into(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.lines[0]["domain"], "google.com");
+    assert_eq!(run.lines[0]["registrar"], "MarkMonitor Inc.");
+    assert_eq!(run.lines[1]["registered"], false);
+    let raw = domreg(
+        &[
+            "lookup".into(),
+            "google.com".into(),
+            "--raw".into(),
+            "--bootstrap".into(),
+            b,
+            "--allow-insecure-rdap".into(),
+        ],
+        "",
+    );
+    let exchanges = raw.lines[0]["exchanges"].as_array().unwrap();
+    assert_eq!(exchanges.len(), 2);
+    assert_eq!(exchanges[0]["status"], 200);
+    assert!(
+        exchanges[1]["url"]
+            .as_str()
+            .unwrap()
+            .contains(&mock.hosts[1])
+    );
+    let body: Value = serde_json::from_str(exchanges[1]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["ldhName"].as_str().unwrap().to_lowercase(),
+        "google.com"
+    );
+}
