@@ -780,3 +780,147 @@ fn lookup_command() {
         "google.com"
     );
 }
+
+/// A registry that drips its answer byte by byte: the event is written
+/// `pending` at --max-wait and the stream goes on.
+#[test]
+fn slow_drip_does_not_stall_the_stream() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(
+        json!({"faults": [{"domain": "wicar.org", "kind": "drip", "interval_ms": 50}]}),
+    );
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend(["--max-wait".into(), "300".into()]);
+    let started = Instant::now();
+    let run = domreg(
+        &args,
+        &[zeek(0, "wicar.org"), zeek(1, "nic.xyz")].join("\n"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(uids(&run), ["C0", "C1"]);
+    assert_eq!(run.lines[0]["domreg"]["lookup"], "pending");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A stale cache entry is served at once and refreshed in the background.
+#[test]
+fn stale_entries_are_served_and_refreshed() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({}));
+    let boot = mock.bootstrap(dir.path());
+    let cache = dir.path().join("cache.jsonl");
+    let mut args: Vec<String> = base_args(&boot)
+        .into_iter()
+        .filter(|a| a != "--no-cache")
+        .collect();
+    args.extend([
+        "--cache".into(),
+        cache.display().to_string(),
+        "--ttl-found".into(),
+        "1".into(),
+        "--max-wait".into(),
+        "3000".into(),
+    ]);
+    let first = domreg(&args, &zeek(0, "nic.xyz"));
+    assert_eq!(lookups(&first), ["hit"]);
+    std::thread::sleep(Duration::from_millis(2100));
+    mock.reset();
+    // The second run finds a stale entry: a hit at once, and a refresh.
+    let mut input = zeek(1, "nic.xyz");
+    input.push('\n');
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let started = Instant::now();
+    stdin.write_all(input.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let line = read_json(&mut stdout);
+    assert_eq!(line["domreg"]["lookup"], "hit");
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 stale"), "{stderr}");
+    assert_eq!(
+        count_domain(&mock.log(), "nic.xyz"),
+        1,
+        "one background refresh"
+    );
+}
+
+/// The IANA bootstrap refresh: fetched from --bootstrap-url at start-up,
+/// kept on disk beside the cache, and used by the next run.
+#[test]
+fn bootstrap_refresh_is_kept_on_disk() {
+    let dir = TempDir::new().unwrap();
+    // .ch runs no RDAP in the built-in IANA copy: only the refreshed
+    // bootstrap (the mock's) knows a server for it.
+    let mock = Mock::start(json!({"synthesize": true, "synthesize_suffixes": ["ch"]}));
+    let url = format!("http://{}/_control/bootstrap", mock.hosts[0]);
+    let xdg = dir.path().join("xdg");
+    let args: Vec<String> = vec![
+        "enrich".into(),
+        "--allow-insecure-rdap".into(),
+        "--bootstrap-url".into(),
+        url,
+        "--max-wait".into(),
+        "3000".into(),
+    ];
+    let run = |input: &str| -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_domreg"))
+            .args(&args)
+            .env("XDG_CACHE_HOME", &xdg)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                let mut stdin = child.stdin.take().unwrap();
+                stdin.write_all(input.as_bytes())?;
+                // Keep stdin open a moment: the refresh runs in the background.
+                std::thread::sleep(Duration::from_millis(800));
+                drop(stdin);
+                child.wait_with_output()
+            })
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            lines: String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let first = run(&format!("{}\n", zeek(0, "shop.example-store.ch")));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.lines[0]["domreg"]["error"], "no_rdap_server");
+    let saved = xdg.join("domreg").join("bootstrap-dns.json");
+    let text = std::fs::read_to_string(&saved).expect("bootstrap saved on disk");
+    assert!(text.contains("\"ch\""), "{text}");
+    assert!(xdg.join("domreg").join("bootstrap-dns.meta.json").exists());
+    let second = run(&format!("{}\n", zeek(1, "shop.example-store.ch")));
+    assert_eq!(
+        second.lines[0]["domreg"]["lookup"], "hit",
+        "{}",
+        second.stderr
+    );
+    assert_eq!(count_domain(&mock.log(), "example-store.ch"), 1);
+}

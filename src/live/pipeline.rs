@@ -133,7 +133,8 @@ pub struct Pipeline<'a, W: Write> {
 
 impl<'a, W: Write> Pipeline<'a, W> {
     /// A pipeline writing to `out`. `clock` gives the processing time for
-    /// events without their own timestamp.
+    /// events without their own timestamp (`--now` fixes it); cache
+    /// freshness is always judged at the real time.
     pub fn new(
         enricher: &'a mut Enricher,
         service: Arc<LookupService>,
@@ -245,7 +246,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
         buf.clear();
         let (outcome, wanted) = {
             let mut cache = self.service.cache();
-            let mut lookup = CacheLookup::new(&mut cache, now).pending_on_miss();
+            let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
             let outcome = self.enricher.render_line(&line, &mut lookup, now, &mut buf);
             (outcome, lookup.into_wanted())
         };
@@ -274,7 +275,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
                 buf.clear();
                 let outcome = {
                     let mut cache = self.service.cache();
-                    let mut lookup = CacheLookup::new(&mut cache, now).pending_on_miss();
+                    let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
                     self.enricher.render_line(&line, &mut lookup, now, &mut buf)
                 };
                 self.ready(buf, outcome)?;
@@ -367,7 +368,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
         let mut buf = Vec::with_capacity(line.len() + 512);
         let outcome = {
             let mut cache = self.service.cache();
-            let mut lookup = CacheLookup::new(&mut cache, now).pending_on_miss();
+            let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
             self.enricher.render_line(&line, &mut lookup, now, &mut buf)
         };
         self.enricher.record(outcome);
