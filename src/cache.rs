@@ -358,8 +358,8 @@ impl RegistrationCache {
     /// See [`load_snapshot`](Self::load_snapshot) for the stored times.
     pub fn load_jsonl(&mut self, text: &str, now: DateTime<Utc>) -> Vec<Error> {
         let mut snapshot = Snapshot::new();
-        let mut errors = snapshot.add_jsonl(text);
-        errors.extend(self.load_snapshot(&snapshot, now));
+        let errors = snapshot.add_jsonl(text);
+        self.load_snapshot(snapshot, now);
         errors
     }
 
@@ -368,29 +368,15 @@ impl RegistrationCache {
     /// `now`; so it expires at that time plus its TTL and may load stale.
     /// Records are inserted oldest first, so the least recently fetched are
     /// the first evicted.
-    ///
-    /// Errors are only possible if the snapshot's own output did not read
-    /// back (they carry line numbers of [`Snapshot::to_jsonl`]'s output).
-    pub fn load_snapshot(&mut self, snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<Error> {
-        let mut errors = Vec::new();
-        let mut records = Vec::with_capacity(snapshot.len());
-        for (i, line) in snapshot.to_jsonl().lines().enumerate() {
-            match serde_json::from_str::<Registration>(line) {
-                Ok(reg) => {
-                    let stored_at = reg.fetched.map_or(now, |fetched| fetched.min(now));
-                    records.push((stored_at, reg));
-                }
-                Err(e) => errors.push(Error::Snapshot {
-                    line: i + 1,
-                    message: e.to_string(),
-                }),
-            }
-        }
-        records.sort_by_key(|r| r.0);
+    pub fn load_snapshot(&mut self, snapshot: Snapshot, now: DateTime<Utc>) {
+        let mut records: Vec<(DateTime<Utc>, Registration)> = snapshot
+            .into_records()
+            .map(|reg| (reg.fetched.map_or(now, |fetched| fetched.min(now)), reg))
+            .collect();
+        records.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.domain.cmp(&b.1.domain)));
         for (stored_at, reg) in records {
             self.insert_with_time(reg, stored_at);
         }
-        errors
     }
 
     fn ttl(&self, value: &Cached) -> Duration {

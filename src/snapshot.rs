@@ -73,6 +73,16 @@ impl Snapshot {
             .collect()
     }
 
+    /// The records, in no particular order.
+    pub fn records(&self) -> impl Iterator<Item = &Registration> {
+        self.records.values()
+    }
+
+    /// The records, consumed, in no particular order.
+    pub fn into_records(self) -> impl Iterator<Item = Registration> {
+        self.records.into_values()
+    }
+
     /// All records as JSON Lines, sorted by domain.
     pub fn to_jsonl(&self) -> String {
         let mut domains: Vec<&String> = self.records.keys().collect();

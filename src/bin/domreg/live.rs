@@ -242,7 +242,7 @@ pub struct LiveReport {
 pub fn enrich_live(
     args: &EnrichArgs,
     enricher: &mut Enricher,
-    snapshot: &Snapshot,
+    snapshot: Snapshot,
     fixed_now: Option<DateTime<Utc>>,
     out: Box<dyn Write + Send>,
 ) -> Result<LiveReport> {
@@ -272,10 +272,7 @@ pub fn enrich_live(
         load_cache_file(&service, path);
     }
     if !snapshot.is_empty() {
-        let errors = service.cache().load_snapshot(snapshot, Utc::now());
-        for e in errors.iter().take(3) {
-            tracing::warn!("registrations: {e}");
-        }
+        service.cache().load_snapshot(snapshot, Utc::now());
     }
     if let Some(disk) = refresh {
         runtime.spawn(refresh_bootstrap(

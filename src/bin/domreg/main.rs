@@ -113,7 +113,7 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
             None => Box::new(io::stdout()),
         };
         let out = BufWriter::with_capacity(FLUSH_AT, out);
-        let report = live::enrich_live(&args, &mut enricher, &snapshot, fixed_now, Box::new(out))?;
+        let report = live::enrich_live(&args, &mut enricher, snapshot, fixed_now, Box::new(out))?;
         if !args.quiet {
             eprint!("{}", summary(enricher.stats(), report.cache_entries));
             eprint!("{}", live_summary(&report));
