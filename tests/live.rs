@@ -925,3 +925,127 @@ fn bootstrap_refresh_is_kept_on_disk() {
     );
     assert_eq!(count_domain(&mock.log(), "example-store.ch"), 1);
 }
+
+/// --unordered: a ready event does not wait behind a slow one.
+#[test]
+fn unordered_writes_ready_events_first() {
+    let dir = TempDir::new().unwrap();
+    let mock =
+        Mock::start(json!({"faults": [{"domain": "wicar.org", "kind": "delay", "delay_ms": 800}]}));
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "5000".into(),
+        "--unordered".into(),
+        "--rdap-rate".into(),
+        "50".into(),
+    ]);
+    let run = domreg(
+        &args,
+        &[
+            zeek(0, "wicar.org"),
+            zeek(1, "nic.xyz"),
+            zeek(2, "1.0.0.10.in-addr.arpa"),
+        ]
+        .join("\n"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(uids(&run), ["C2", "C1", "C0"]);
+    assert_eq!(lookups(&run), ["skipped", "hit", "hit"]);
+    // In order (the default) the same input keeps its order.
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "5000".into(),
+        "--rdap-rate".into(),
+        "50".into(),
+    ]);
+    let run = domreg(
+        &args,
+        &[
+            zeek(0, "wicar.org"),
+            zeek(1, "nic.xyz"),
+            zeek(2, "1.0.0.10.in-addr.arpa"),
+        ]
+        .join("\n"),
+    );
+    assert_eq!(uids(&run), ["C0", "C1", "C2"]);
+}
+
+/// At --max-inflight lookups, a new domain's events are written at once
+/// as `skipped`/`overload` instead of queueing.
+#[test]
+fn overload_when_inflight_is_full() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(
+        json!({"faults": [{"domain": "wicar.org", "kind": "delay", "delay_ms": 1000}]}),
+    );
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "3000".into(),
+        "--max-inflight".into(),
+        "1".into(),
+    ]);
+    let run = domreg(
+        &args,
+        &[
+            zeek(0, "wicar.org"),
+            zeek(1, "nic.xyz"),
+            zeek(2, "www.wicar.org"),
+        ]
+        .join("\n"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(uids(&run), ["C0", "C1", "C2"]);
+    assert_eq!(lookups(&run), ["hit", "skipped", "hit"]);
+    assert_eq!(run.lines[1]["domreg"]["skip_reason"], "overload");
+    assert!(run.stderr.contains("skipped: overload 1"), "{}", run.stderr);
+    assert_eq!(count_domain(&mock.log(), "nic.xyz"), 0);
+}
+
+/// A registry that keeps failing: after five failures in a row the breaker
+/// opens and lookups fail at once without requests.
+#[test]
+fn circuit_breaker_stops_asking_a_failing_host() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({
+        "synthesize": true,
+        "synthesize_suffixes": ["com"],
+        "faults": [{"domain": "*", "host": 0, "kind": "status", "status": 503}]
+    }));
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "20000".into(),
+        "--rdap-rate".into(),
+        "100".into(),
+        "--rdap-concurrency".into(),
+        "1".into(),
+    ]);
+    let input: Vec<String> = (0..6).map(|i| zeek(i, &format!("fail-{i}.com"))).collect();
+    let run = domreg(&args, &input.join("\n"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let errors: Vec<&str> = run
+        .lines
+        .iter()
+        .map(|v| v["domreg"]["error"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        errors.contains(&"circuit_open"),
+        "{errors:?}\n{}",
+        run.stderr
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| *e == "http_503" || *e == "circuit_open"),
+        "{errors:?}"
+    );
+    // Five failures open it; nothing more reaches the host.
+    assert_eq!(mock.log().len(), 5, "{}", run.stderr);
+    assert!(run.stderr.contains("1 breaker trips"), "{}", run.stderr);
+}

@@ -168,6 +168,10 @@ impl HostGate {
             // The semaphore is never closed; treat it as busy if it were.
             Err(_) => return Err(GateError::Busy),
         };
+        // The breaker may have opened while this request waited for its turn.
+        if !probe && self.lock().open_since.is_some() {
+            return Err(GateError::CircuitOpen);
+        }
         Ok(Pass {
             _permit: permit,
             probe,
