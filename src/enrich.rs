@@ -418,11 +418,7 @@ impl Enricher {
             if scan.members > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(member);
-            if let Some(threat) = threat {
-                out.extend_from_slice(b",\"threat\":");
-                push_value(out, &threat);
-            }
+            push_members(out, member, threat.as_ref());
             out.extend_from_slice(tail.as_bytes());
             return Ok(Splice::default());
         }
@@ -489,11 +485,7 @@ impl Enricher {
         if !first {
             out.push(b',');
         }
-        out.extend_from_slice(member);
-        if let Some(threat) = merged_threat {
-            out.extend_from_slice(b",\"threat\":");
-            push_value(out, &threat);
-        }
+        push_members(out, member, merged_threat.as_ref());
         out.extend_from_slice(tail.as_bytes());
         Ok(splice)
     }
@@ -512,12 +504,17 @@ fn write_text_event(line: &str, member: &[u8], threat: Option<Value>, out: &mut 
     out.extend_from_slice(b"{\"message\":");
     output::push_str(out, message);
     out.push(b',');
+    push_members(out, member, threat.as_ref());
+    out.push(b'}');
+}
+
+/// The `domreg` member (already written in `member`) and, if any, `threat`.
+fn push_members(out: &mut Vec<u8>, member: &[u8], threat: Option<&Value>) {
     out.extend_from_slice(member);
     if let Some(threat) = threat {
         out.extend_from_slice(b",\"threat\":");
-        push_value(out, &threat);
+        push_value(out, threat);
     }
-    out.push(b'}');
 }
 
 fn push_value(out: &mut Vec<u8>, value: &Value) {

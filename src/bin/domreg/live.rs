@@ -20,6 +20,7 @@ use domreg::live::http::{HttpConfig, RdapHttp, Response};
 use domreg::live::pipeline::{Input, Pipeline, PipelineConfig, PipelineStats};
 use domreg::live::service::{LiveConfig, LiveStats, LookupService};
 use domreg::snapshot::Snapshot;
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
@@ -245,6 +246,7 @@ pub fn enrich_live(
     snapshot: Snapshot,
     fixed_now: Option<DateTime<Utc>>,
     out: Box<dyn Write + Send>,
+    progress: &ProgressBar,
 ) -> Result<LiveReport> {
     let cache_path = if args.cache.no_cache {
         None
@@ -312,7 +314,8 @@ pub fn enrich_live(
     {
         let failed = Arc::clone(&failed);
         // A plain thread: reading stdin blocks, and must not hold up the runtime.
-        std::thread::spawn(move || read_inputs(&inputs, cap, &tx, &failed));
+        let progress = progress.clone();
+        std::thread::spawn(move || read_inputs(&inputs, cap, &tx, &failed, &progress));
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     runtime.spawn(async move {
@@ -376,7 +379,13 @@ async fn wait_for_signal() {
 
 /// Read every input in order and feed the pipeline: batches of lines, and
 /// long lines in pieces.
-fn read_inputs(inputs: &[PathBuf], cap: usize, tx: &mpsc::Sender<Input>, failed: &AtomicBool) {
+fn read_inputs(
+    inputs: &[PathBuf],
+    cap: usize,
+    tx: &mpsc::Sender<Input>,
+    failed: &AtomicBool,
+    progress: &ProgressBar,
+) {
     for input in inputs {
         let result = if input == Path::new("-") {
             read_one(
@@ -386,7 +395,13 @@ fn read_inputs(inputs: &[PathBuf], cap: usize, tx: &mpsc::Sender<Input>, failed:
             )
         } else {
             match File::open(input) {
-                Ok(f) => read_one(&mut BufReader::with_capacity(256 * 1024, f), cap, tx),
+                Ok(f) => {
+                    let counted = Counted {
+                        inner: f,
+                        progress: progress.clone(),
+                    };
+                    read_one(&mut BufReader::with_capacity(256 * 1024, counted), cap, tx)
+                }
                 Err(e) => Err(e),
             }
         };
@@ -399,6 +414,20 @@ fn read_inputs(inputs: &[PathBuf], cap: usize, tx: &mpsc::Sender<Input>, failed:
                 failed.store(true, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// A reader that moves a progress bar by the bytes it reads.
+struct Counted<R> {
+    inner: R,
+    progress: ProgressBar,
+}
+
+impl<R: io::Read> io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
     }
 }
 

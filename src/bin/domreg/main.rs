@@ -113,7 +113,21 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
             None => Box::new(io::stdout()),
         };
         let out = BufWriter::with_capacity(FLUSH_AT, out);
-        let report = live::enrich_live(&args, &mut enricher, snapshot, fixed_now, Box::new(out))?;
+        let inputs: Vec<PathBuf> = if args.files.is_empty() {
+            vec![PathBuf::from("-")]
+        } else {
+            args.files.clone()
+        };
+        let progress = progress_bar(&inputs, args.quiet);
+        let report = live::enrich_live(
+            &args,
+            &mut enricher,
+            snapshot,
+            fixed_now,
+            Box::new(out),
+            &progress,
+        )?;
+        progress.finish_and_clear();
         if !args.quiet {
             eprint!("{}", summary(enricher.stats(), report.cache_entries));
             eprint!("{}", live_summary(&report));

@@ -857,11 +857,14 @@ fn config_file_and_log_file() {
         Some(format!("http://{}/domain/GOOGLE.COM", m.addr(0)).as_str())
     );
     m.get(0, "/_control/log?wait_for=4");
-    let lines: Vec<Value> = std::fs::read_to_string(&log)
+    let mut lines: Vec<Value> = std::fs::read_to_string(&log)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // Records are appended as responses finish, which need not be arrival
+    // order: sort by arrival.
+    lines.sort_by_key(|r| r["id"].as_u64());
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["status"], 429);
     drop(m);
