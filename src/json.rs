@@ -144,12 +144,14 @@ impl Scan {
 #[derive(Debug, Clone)]
 pub struct Scanner {
     fields: FieldSet,
+    trie: Trie,
 }
 
 impl Scanner {
     /// A scanner for `fields`.
     pub fn new(fields: FieldSet) -> Self {
-        Scanner { fields }
+        let trie = Trie::build(&fields);
+        Scanner { fields, trie }
     }
 
     /// The paths scanned for.
@@ -161,16 +163,11 @@ impl Scanner {
     /// capture the wanted members into `scan`.
     pub fn scan(&self, line: &str, scan: &mut Scan) -> Result<(), serde_json::Error> {
         scan.reset(self.fields.len());
-        let mut active = Active::default();
-        for i in 0..self.fields.len() {
-            // `i < MAX_PATHS <= 255`, so the cast cannot truncate.
-            active.push(i as u8, 0);
-        }
         let mut de = serde_json::Deserializer::from_str(line);
         let level = Level {
             scan,
-            paths: &self.fields.paths,
-            active: &active,
+            trie: &self.trie,
+            node: ROOT,
             base: line.as_ptr() as usize,
             len: line.len(),
             top: true,
@@ -180,47 +177,112 @@ impl Scanner {
     }
 }
 
-/// Active paths at one level: (path index, byte offset of the rest).
-#[derive(Clone, Copy)]
-struct Active {
-    items: [(u8, u16); MAX_PATHS],
-    len: usize,
+/// The root node of a [`Trie`].
+const ROOT: usize = 0;
+
+/// The paths of a [`FieldSet`] as a tree of segments, so that each key of
+/// an event costs one look-up among the segments wanted at its level.
+#[derive(Debug, Clone, Default)]
+struct Trie {
+    nodes: Vec<Node>,
 }
 
-impl Default for Active {
-    fn default() -> Self {
-        Active {
-            items: [(0, 0); MAX_PATHS],
-            len: 0,
+#[derive(Debug, Clone, Default)]
+struct Node {
+    /// Child segments and their nodes.
+    children: Vec<(Box<str>, usize)>,
+    /// The first bytes of the child segments, as a bit set: most keys of an
+    /// event are rejected by one look-up here.
+    first: [u64; 4],
+    /// The node for `[]` (the first array element), if any path has one here.
+    array: Option<usize>,
+    /// Indices of the paths that end here.
+    leaves: Vec<u8>,
+}
+
+impl Trie {
+    fn build(fields: &FieldSet) -> Trie {
+        let mut trie = Trie {
+            nodes: vec![Node::default()],
+        };
+        for (index, path) in fields.paths.iter().enumerate() {
+            let mut node = ROOT;
+            for segment in path.split('.') {
+                node = trie.child_or_insert(node, segment);
+            }
+            if let Some(n) = trie.nodes.get_mut(node) {
+                // `index < MAX_PATHS <= 255`, so the cast cannot truncate.
+                n.leaves.push(index as u8);
+            }
         }
+        trie
+    }
+
+    fn child_or_insert(&mut self, node: usize, segment: &str) -> usize {
+        let next = self.nodes.len();
+        let Some(n) = self.nodes.get_mut(node) else {
+            return ROOT;
+        };
+        if segment == "[]" {
+            if let Some(a) = n.array {
+                return a;
+            }
+            n.array = Some(next);
+        } else {
+            if let Some((_, c)) = n.children.iter().find(|(s, _)| &**s == segment) {
+                return *c;
+            }
+            if let Some(&b) = segment.as_bytes().first()
+                && let Some(word) = n.first.get_mut(usize::from(b >> 6))
+            {
+                *word |= 1 << (b & 63);
+            }
+            n.children.push((segment.into(), next));
+        }
+        self.nodes.push(Node::default());
+        next
+    }
+
+    fn node(&self, node: usize) -> Option<&Node> {
+        self.nodes.get(node)
+    }
+
+    /// The node reached from `node` by `key`: a segment, or a literal key
+    /// with dots standing for several segments (`id.orig_h`).
+    fn step(&self, node: usize, key: &str) -> Option<usize> {
+        let n = self.node(node)?;
+        let b = *key.as_bytes().first()?;
+        let word = n.first.get(usize::from(b >> 6))?;
+        if word & (1 << (b & 63)) == 0 {
+            return None;
+        }
+        if let Some(c) = find_child(n, key) {
+            return Some(c);
+        }
+        if !key.contains('.') {
+            return None;
+        }
+        let mut at = node;
+        for segment in key.split('.') {
+            at = find_child(self.node(at)?, segment)?;
+        }
+        Some(at)
     }
 }
 
-impl Active {
-    fn push(&mut self, index: u8, offset: usize) {
-        if let Some(slot) = self.items.get_mut(self.len) {
-            *slot = (index, u16::try_from(offset).unwrap_or(u16::MAX));
-            self.len += 1;
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (u8, usize)> + '_ {
-        self.items
-            .iter()
-            .take(self.len)
-            .map(|&(i, off)| (i, usize::from(off)))
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
+fn find_child(n: &Node, segment: &str) -> Option<usize> {
+    let bytes = segment.as_bytes();
+    n.children
+        .iter()
+        .find(|(s, _)| s.len() == bytes.len() && s.as_bytes() == bytes)
+        .map(|(_, c)| *c)
 }
 
 /// Visits an object level (or, at the top, whatever the value is).
-struct Level<'s, 'p> {
+struct Level<'s, 't> {
     scan: &'s mut Scan,
-    paths: &'p [Box<str>],
-    active: &'p Active,
+    trie: &'t Trie,
+    node: usize,
     base: usize,
     len: usize,
     top: bool,
@@ -231,13 +293,6 @@ impl<'de> DeserializeSeed<'de> for Level<'_, '_> {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
-}
-
-fn rest_of(paths: &[Box<str>], index: u8, offset: usize) -> &str {
-    paths
-        .get(usize::from(index))
-        .and_then(|p| p.get(offset..))
-        .unwrap_or("")
 }
 
 impl<'de> Visitor<'de> for Level<'_, '_> {
@@ -264,30 +319,18 @@ impl<'de> Visitor<'de> for Level<'_, '_> {
                     self.scan.has_threat = true;
                 }
             }
-            let mut leaves = Active::default();
-            let mut children = Active::default();
-            for (index, offset) in self.active.iter() {
-                let rest = rest_of(self.paths, index, offset);
-                if rest == key {
-                    leaves.push(index, 0);
-                } else if let Some(tail) = rest.strip_prefix(key)
-                    && tail.starts_with('.')
-                {
-                    children.push(index, offset + key.len() + 1);
+            match self.trie.step(self.node, key) {
+                None => {
+                    map.next_value::<IgnoredAny>()?;
                 }
+                Some(node) => map.next_value_seed(Value {
+                    scan: &mut *self.scan,
+                    trie: self.trie,
+                    node,
+                    base: self.base,
+                    len: self.len,
+                })?,
             }
-            if leaves.is_empty() && children.is_empty() {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            map.next_value_seed(Value {
-                scan: &mut *self.scan,
-                paths: self.paths,
-                leaves: &leaves,
-                children: &children,
-                base: self.base,
-                len: self.len,
-            })?;
         }
         Ok(())
     }
@@ -318,19 +361,20 @@ impl<'de> Visitor<'de> for Level<'_, '_> {
 }
 
 /// Visits the value of a member that some path reaches or passes through.
-struct Value<'s, 'p> {
+struct Value<'s, 't> {
     scan: &'s mut Scan,
-    paths: &'p [Box<str>],
-    leaves: &'p Active,
-    children: &'p Active,
+    trie: &'t Trie,
+    node: usize,
     base: usize,
     len: usize,
 }
 
 impl Value<'_, '_> {
     fn capture(&mut self, value: Captured) {
-        for (index, _) in self.leaves.iter() {
-            self.scan.set(index, value.clone());
+        if let Some(n) = self.trie.node(self.node) {
+            for &index in &n.leaves {
+                self.scan.set(index, value.clone());
+            }
         }
     }
 }
@@ -394,8 +438,8 @@ impl<'de> Visitor<'de> for Value<'_, '_> {
         self.capture(Captured::Other);
         Level {
             scan: self.scan,
-            paths: self.paths,
-            active: self.children,
+            trie: self.trie,
+            node: self.node,
             base: self.base,
             len: self.len,
             top: false,
@@ -406,22 +450,11 @@ impl<'de> Visitor<'de> for Value<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         self.capture(Captured::Other);
         // Paths whose next segment is `[]` continue into the first element.
-        let mut leaves = Active::default();
-        let mut children = Active::default();
-        for (index, offset) in self.children.iter() {
-            let rest = rest_of(self.paths, index, offset);
-            if rest == "[]" {
-                leaves.push(index, 0);
-            } else if rest.starts_with("[].") {
-                children.push(index, offset + 3);
-            }
-        }
-        if !leaves.is_empty() || !children.is_empty() {
+        if let Some(first) = self.trie.node(self.node).and_then(|n| n.array) {
             seq.next_element_seed(Value {
                 scan: &mut *self.scan,
-                paths: self.paths,
-                leaves: &leaves,
-                children: &children,
+                trie: self.trie,
+                node: first,
                 base: self.base,
                 len: self.len,
             })?;

@@ -77,7 +77,7 @@ pub fn copy_rest(r: &mut impl BufRead, w: &mut impl Write) -> io::Result<u64> {
 }
 
 fn memchr(haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', haystack)
 }
 
 #[cfg(test)]
