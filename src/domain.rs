@@ -125,6 +125,22 @@ pub enum Analysis<'a> {
     },
 }
 
+impl Analysis<'_> {
+    /// The same analysis, owning its strings.
+    pub fn into_owned(self) -> Analysis<'static> {
+        match self {
+            Analysis::Lookup(t) => Analysis::Lookup(Target {
+                name: Cow::Owned(t.name.into_owned()),
+                domain_start: t.domain_start,
+            }),
+            Analysis::Skip { name, reason } => Analysis::Skip {
+                name: Cow::Owned(name.into_owned()),
+                reason,
+            },
+        }
+    }
+}
+
 /// Normalise `raw` and find its registered domain.
 pub fn analyze(raw: &str) -> Analysis<'_> {
     let trimmed = raw.trim();

@@ -7,6 +7,9 @@
 //! cannot enrich is written back unchanged and counted. No I/O: the caller
 //! owns reading, writing and the clock.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -16,7 +19,7 @@ use crate::domain::{self, Analysis, SkipReason};
 use crate::format::{Detected, Detector, Format, FormatChoice, LineKind};
 use crate::json;
 use crate::output::{self, DomregMember, LookupKind};
-use crate::risk::{Days, Known, RiskEngine};
+use crate::risk::{Days, Known, RiskEngine, RuleSet};
 use crate::{Error, Registration};
 
 /// A source of registration data, keyed by registered domain (A-labels).
@@ -212,7 +215,18 @@ pub struct Enricher {
     max_line_bytes: usize,
     stats: Stats,
     scratch: Vec<u8>,
+    /// Recent names and their analysis (registered domain or skip reason)
+    /// with their `whois_recon` match.
+    analyses: lru::LruCache<Box<str>, (Analysis<'static>, bool)>,
+    /// The `threat` JSON of each rule set seen (at most 2^9 of them).
+    threats: HashMap<RuleSet, Option<Arc<[u8]>>>,
 }
+
+/// Names whose analysis is kept.
+const ANALYSIS_CACHE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(8192) {
+    Some(n) => n,
+    None => std::num::NonZeroUsize::MIN,
+};
 
 impl Enricher {
     /// An enricher for `config`, reading `choice` formats; `fields` are
@@ -233,6 +247,8 @@ impl Enricher {
             max_line_bytes: config.input.max_line_bytes,
             stats: Stats::default(),
             scratch: Vec::new(),
+            analyses: lru::LruCache::new(ANALYSIS_CACHE),
+            threats: HashMap::new(),
         })
     }
 
@@ -321,9 +337,27 @@ impl Enricher {
         // Build the `domreg` member in scratch, then splice.
         let mut member = std::mem::take(&mut self.scratch);
         member.clear();
-        let (lookup_kind, skip_reason, threat) = match domain::analyze(name) {
+        // Names repeat (Zipf): analyse each once, with its whois match.
+        if self.analyses.get(name).is_none() {
+            let analysis = domain::analyze(name).into_owned();
+            let whois = match &analysis {
+                Analysis::Lookup(t) => self.risk.is_whois_service(&t.name),
+                Analysis::Skip { .. } => false,
+            };
+            self.analyses.put(name.into(), (analysis, whois));
+        }
+        let fallback;
+        let (analysis, whois) = match self.analyses.peek(name) {
+            Some((analysis, whois)) => (analysis, *whois),
+            None => {
+                fallback = domain::analyze(name);
+                (&fallback, false)
+            }
+        };
+        let (lookup_kind, skip_reason, threat) = match analysis {
             Analysis::Skip { name, reason } => {
-                let display = truncate(&name, domain::MAX_NAME_LEN);
+                let reason = *reason;
+                let display = truncate(name, domain::MAX_NAME_LEN);
                 output::write_domreg(
                     &mut member,
                     &DomregMember {
@@ -354,7 +388,7 @@ impl Enricher {
                     LookupResult::Overloaded => (LookupKind::Skipped, Known::Unknown, None),
                 };
                 let skip_reason = (kind == LookupKind::Skipped).then_some(SkipReason::Overload);
-                let risk = self.risk.assess(&target.name, known);
+                let risk = self.risk.assess_with(whois, known);
                 let registration = match known {
                     Known::Registered(reg, days) => Some((reg, days)),
                     _ => None,
@@ -372,7 +406,11 @@ impl Enricher {
                         risk,
                     },
                 );
-                (kind, skip_reason, output::threat_value(risk.rules))
+                (
+                    kind,
+                    skip_reason,
+                    threat_json(&mut self.threats, risk.rules),
+                )
             }
         };
 
@@ -400,7 +438,7 @@ impl Enricher {
         &mut self,
         line: &str,
         member: &[u8],
-        threat: Option<Value>,
+        threat: Option<Arc<[u8]>>,
         out: &mut Vec<u8>,
     ) -> Result<Splice, PassReason> {
         let scan = self.detector.scan();
@@ -418,7 +456,7 @@ impl Enricher {
             if scan.members > 0 {
                 out.push(b',');
             }
-            push_members(out, member, threat.as_ref());
+            push_members(out, member, threat.as_deref());
             out.extend_from_slice(tail.as_bytes());
             return Ok(Splice::default());
         }
@@ -431,7 +469,7 @@ impl Enricher {
             threat_merged: false,
         };
         let mut merged_threat = None;
-        if let Some(ours) = threat {
+        if let Some(ours) = threat.and_then(|t| serde_json::from_slice::<Value>(&t).ok()) {
             let old = members.iter().rev().find(|m| m.key == json::THREAT_KEY);
             match old {
                 Some(m) => {
@@ -485,7 +523,8 @@ impl Enricher {
         if !first {
             out.push(b',');
         }
-        push_members(out, member, merged_threat.as_ref());
+        let merged_threat = merged_threat.and_then(|v| serde_json::to_vec(&v).ok());
+        push_members(out, member, merged_threat.as_deref());
         out.extend_from_slice(tail.as_bytes());
         Ok(splice)
     }
@@ -499,28 +538,37 @@ struct Splice {
 }
 
 /// A text event: `{"message":"<line>","domreg":{...}[,"threat":{...}]}`.
-fn write_text_event(line: &str, member: &[u8], threat: Option<Value>, out: &mut Vec<u8>) {
+fn write_text_event(line: &str, member: &[u8], threat: Option<Arc<[u8]>>, out: &mut Vec<u8>) {
     let message = line.strip_suffix('\r').unwrap_or(line);
     out.extend_from_slice(b"{\"message\":");
     output::push_str(out, message);
     out.push(b',');
-    push_members(out, member, threat.as_ref());
+    push_members(out, member, threat.as_deref());
     out.push(b'}');
 }
 
 /// The `domreg` member (already written in `member`) and, if any, `threat`.
-fn push_members(out: &mut Vec<u8>, member: &[u8], threat: Option<&Value>) {
+fn push_members(out: &mut Vec<u8>, member: &[u8], threat: Option<&[u8]>) {
     out.extend_from_slice(member);
     if let Some(threat) = threat {
         out.extend_from_slice(b",\"threat\":");
-        push_value(out, threat);
+        out.extend_from_slice(threat);
     }
 }
 
-fn push_value(out: &mut Vec<u8>, value: &Value) {
-    if serde_json::to_writer(&mut *out, value).is_err() {
-        out.extend_from_slice(b"null");
-    }
+/// The ECS `threat` object of `rules` as JSON, made once per rule set.
+fn threat_json(
+    cache: &mut HashMap<RuleSet, Option<Arc<[u8]>>>,
+    rules: RuleSet,
+) -> Option<Arc<[u8]>> {
+    cache
+        .entry(rules)
+        .or_insert_with(|| {
+            output::threat_value(rules)
+                .and_then(|v| serde_json::to_vec(&v).ok())
+                .map(Arc::from)
+        })
+        .clone()
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.

@@ -256,26 +256,24 @@ impl Trie {
         if word & (1 << (b & 63)) == 0 {
             return None;
         }
-        if let Some(c) = find_child(n, key) {
-            return Some(c);
+        let bytes = key.as_bytes();
+        for (segment, child) in &n.children {
+            let s = segment.as_bytes();
+            if s.len() == bytes.len() {
+                if s == bytes {
+                    return Some(*child);
+                }
+            } else if bytes.get(s.len()) == Some(&b'.') && bytes.starts_with(s) {
+                // A literal key with dots: `id.orig_h` = `id` then `orig_h`.
+                if let Some(rest) = key.get(s.len() + 1..)
+                    && let Some(found) = self.step(*child, rest)
+                {
+                    return Some(found);
+                }
+            }
         }
-        if !key.contains('.') {
-            return None;
-        }
-        let mut at = node;
-        for segment in key.split('.') {
-            at = find_child(self.node(at)?, segment)?;
-        }
-        Some(at)
+        None
     }
-}
-
-fn find_child(n: &Node, segment: &str) -> Option<usize> {
-    let bytes = segment.as_bytes();
-    n.children
-        .iter()
-        .find(|(s, _)| s.len() == bytes.len() && s.as_bytes() == bytes)
-        .map(|(_, c)| *c)
 }
 
 /// Visits an object level (or, at the top, whatever the value is).

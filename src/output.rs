@@ -79,14 +79,14 @@ pub struct DomregMember<'a> {
 pub fn write_domreg(out: &mut Vec<u8>, m: &DomregMember<'_>) {
     out.extend_from_slice(b"\"domreg\":{\"name\":");
     push_str(out, m.name);
-    if m.name.contains("xn--") {
+    if has_a_label(m.name) {
         out.extend_from_slice(b",\"name_unicode\":");
         push_str(out, &idna::domain_to_unicode(m.name).0);
     }
     if let Some(domain) = m.domain {
         out.extend_from_slice(b",\"domain\":");
         push_str(out, domain);
-        if domain.contains("xn--") {
+        if has_a_label(domain) {
             out.extend_from_slice(b",\"domain_unicode\":");
             push_str(out, &idna::domain_to_unicode(domain).0);
         }
@@ -117,6 +117,11 @@ pub fn write_domreg(out: &mut Vec<u8>, m: &DomregMember<'_>) {
         push_str(out, rule.as_str());
     }
     out.extend_from_slice(b"]}}");
+}
+
+/// True when `name` may hold an IDNA A-label (`xn--`).
+fn has_a_label(name: &str) -> bool {
+    name.as_bytes().windows(4).any(|w| w == b"xn--")
 }
 
 fn write_registration(out: &mut Vec<u8>, reg: &Registration, days: &Days) {

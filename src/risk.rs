@@ -216,6 +216,21 @@ impl RiskEngine {
 
     /// Assess one event: `name` is the normalised (A-label) name looked up.
     pub fn assess(&self, name: &str, known: Known<'_>) -> Risk {
+        self.assess_with(self.is_whois_service(name), known)
+    }
+
+    /// True when `name` matches a `whois_recon` pattern (a fact of the name
+    /// alone, which callers may compute once per name).
+    pub fn is_whois_service(&self, name: &str) -> bool {
+        self.rules
+            .whois_recon
+            .patterns
+            .iter()
+            .any(|p| glob_match(p, name))
+    }
+
+    /// [`RiskEngine::assess`] with the name's `whois_recon` match given.
+    pub fn assess_with(&self, whois_service: bool, known: Known<'_>) -> Risk {
         let r = &self.rules;
         let mut set = RuleSet::default();
         let mut score: u32 = 0;
@@ -287,7 +302,7 @@ impl RiskEngine {
             Rule::WhoisRecon,
             r.whois_recon.enabled,
             r.whois_recon.weight,
-            r.whois_recon.patterns.iter().any(|p| glob_match(p, name)),
+            whois_service,
         );
         Risk {
             score: u8::try_from(score.min(100)).unwrap_or(100),
