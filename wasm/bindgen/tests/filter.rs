@@ -1,6 +1,8 @@
 //! The adapter's Rust layer on the host target (the JS class itself is
 //! tested on Node by `web.rs`).
 #![cfg(not(target_arch = "wasm32"))]
+// Test helpers outside #[test] functions may unwrap and index too.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use chrono::{DateTime, TimeZone, Utc};
 use domreg_wasm::{Filter, Options};

@@ -1,6 +1,8 @@
 //! The JS class on Node: `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 //! cargo test -p domreg-wasm --target wasm32-unknown-unknown`.
 #![cfg(target_arch = "wasm32")]
+// Test helpers outside #[test] functions may unwrap and index too.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use domreg_wasm::Enricher;
 use wasm_bindgen_test::wasm_bindgen_test;
