@@ -11,7 +11,7 @@ const REGISTRATIONS: &str = include_str!("../../../examples/registrations.jsonl"
 const VERISIGN: &str = include_str!("../../../tests/fixtures/rdap/verisign-google.com.json");
 const MARKMONITOR: &str =
     include_str!("../../../tests/fixtures/rdap/markmonitor-registrar-google.com.json");
-/// The first line of `examples/logs/zeek-dns.ndjson` (real Zeek 6.2 output).
+/// A line of `examples/logs/zeek-dns.ndjson` (real Zeek 6.2 output).
 const ZEEK: &str = r#"{"_path":"dns","_write_ts":"2018-03-24T17:15:23.012335Z","ts":"2018-03-24T17:15:23.011344Z","uid":"CCZj7X103pzX6N3RS8","id.orig_h":"10.10.16.2","id.orig_p":46651,"id.resp_h":"10.0.0.100","id.resp_p":53,"proto":"udp","trans_id":36729,"rtt":0.0009911060333251953,"query":"www.google.com","qclass":1,"qclass_name":"C_INTERNET","qtype":1,"qtype_name":"A","rcode":0,"rcode_name":"NOERROR","AA":false,"TC":false,"RD":true,"RA":true,"Z":0,"answers":["172.217.11.68"],"TTLs":[21.0],"rejected":false}"#;
 
 fn domreg(line: &str) -> serde_json::Value {
