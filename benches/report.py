@@ -72,6 +72,9 @@ def criterion_rows(text):
             if m.group(2):
                 rows.append([name, mid(m.group(2)), ""])
             continue
+        if line.strip() == "change:":  # the comparison with a previous run follows
+            name = None
+            continue
         t = re.match(r"^\s+time:\s*\[(.*)\]", line)
         if t and name:
             rows.append([name, mid(t.group(1)), ""])
@@ -263,6 +266,15 @@ def main():
         w(f"| {t[0]} | {t[1]} | {t[2]} |")
     w("")
 
+    if live:
+        m = re.search(r"--offline with no data, ([\d,]+) events/s", live)
+        if m:
+            w(f"For comparison, `benches/live.sh` (below) measures {m.group(1)} events/s "
+              "offline with no registration data, on its own short synthetic Zeek lines "
+              "(about 100 bytes, five members): the cost grows with the line, and the "
+              "lines here have the real samples' shape (about 540 bytes, 25 members).")
+            w("")
+
     # Machine.
     mem = int(machine.get("mem_kib", 0)) / 1024 / 1024
     w("## Machine")
@@ -315,9 +327,9 @@ def main():
     # Throughput.
     w("## Throughput")
     w("")
-    w("Time ratios: the tool's time over domreg's floor-equivalent (`floor`), `cat`'s and "
-      "jq's (scaled to the whole trace). `time / floor` ≤ 1 means enriching costs no more "
-      "than validating.")
+    w("Ratios of wall times: the tool's over the floor's and over `cat`'s, and jq's (scaled "
+      "from its slice to the whole trace) over the tool's. For domreg, `time / floor` ≤ 1 "
+      "would mean enriching costs no more than validating.")
     w("")
     w("| trace | tool | events | wall (mean ± sd) | events/s | MB/s | time / floor | time / cat "
       "| jq time / time |")

@@ -53,7 +53,7 @@ printf 'trace\ttool\tevents\truns\tmean_s\tstddev_s\tmin_s\n' > "$RESULTS"
 # measure TRACE TOOL EVENTS RUNS COMMAND: time COMMAND (a shell command line),
 # append a row to $RESULTS.
 if command -v hyperfine >/dev/null; then
-    TIMER="hyperfine $(hyperfine --version)"
+    TIMER="$(hyperfine --version)"
     measure() {
         local trace=$1 tool=$2 events=$3 runs=$4 cmd=$5
         hyperfine --style none --warmup 1 --runs "$runs" --export-json "$W/h.json" "$cmd" >/dev/null
