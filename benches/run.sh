@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The benchmark suite, from a fresh clone, in one command:
+#   bash benches/run.sh [--no-criterion] [--no-live]
+# Builds the release binaries, generates the traces (benches/trace.py), then
+# measures in the same run: cat, the serde_json floor (benches/floor), jq -c .
+# (on a 50,000-line slice, scaled) and `domreg enrich --offline` on a mixed
+# 1,000,000-event trace and a Zeek dns 1,000,000-line trace; per-format
+# throughput; peak RSS with 100,000 and 1,000,000 registration records; the
+# live-lookup figures (benches/live.sh); the criterion micro-benchmarks
+# (benches/core.rs). Writes docs/benchmarks.md and its two SVG charts
+# (benches/report.py). Work files go to target/bench-work/ (traces are kept
+# and reused while benches/trace.py's parameters are unchanged).
+# Uses hyperfine when installed (apt-get install -y hyperfine), else a loop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CRITERION=1 LIVE=1
+for arg in "$@"; do
+    case "$arg" in
+        --no-criterion) CRITERION=0 ;;
+        --no-live) LIVE=0 ;;
+        *) echo "usage: bash benches/run.sh [--no-criterion] [--no-live]" >&2; exit 2 ;;
+    esac
+done
+# Repetitions: enough for a stable mean, few enough to finish in minutes.
+RUNS=${BENCH_RUNS:-4}
+SMALL_RUNS=${BENCH_SMALL_RUNS:-3}
+JQ_LINES=50000
+
+step() { printf '\n== %s\n' "$*" >&2; }
+W=target/bench-work
+mkdir -p "$W"
+START=$(date +%s)
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+step "build (release)"
+cargo build --release --locked --workspace
+BIN=target/release/domreg
+FLOOR=target/release/domreg-floor
+
+step "traces"
+python3 benches/trace.py "$W"
+REGS="$W/registrations.jsonl"
+for t in mixed.log zeek-dns.ndjson; do
+    head -n "$JQ_LINES" "$W/$t" > "$W/jq-$t"
+done
+# jq parses JSON only: its slice of the mixed trace keeps the JSON lines.
+grep '^{' "$W/jq-mixed.log" > "$W/jq-mixed.json" || true
+
+RESULTS="$W/results.tsv"
+printf 'trace\ttool\tevents\truns\tmean_s\tstddev_s\tmin_s\n' > "$RESULTS"
+
+# measure TRACE TOOL EVENTS RUNS COMMAND: time COMMAND (a shell command line),
+# append a row to $RESULTS.
+if command -v hyperfine >/dev/null; then
+    TIMER="$(hyperfine --version)"
+    measure() {
+        local trace=$1 tool=$2 events=$3 runs=$4 cmd=$5
+        hyperfine --style none --warmup 1 --runs "$runs" --export-json "$W/h.json" "$cmd" >/dev/null
+        python3 - "$W/h.json" "$trace" "$tool" "$events" "$runs" >> "$RESULTS" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+print("\t".join(sys.argv[2:6] + [f"{r['mean']:.6f}", f"{r['stddev'] or 0:.6f}", f"{r['min']:.6f}"]))
+PY
+        tail -1 "$RESULTS" >&2
+    }
+else
+    TIMER="shell loop (date +%s.%N), 1 warm-up run"
+    measure() {
+        local trace=$1 tool=$2 events=$3 runs=$4 cmd=$5 times=()
+        sh -c "$cmd"
+        for _ in $(seq "$runs"); do
+            local s e
+            s=$(date +%s.%N); sh -c "$cmd"; e=$(date +%s.%N)
+            times+=("$(python3 -c "print($e - $s)")")
+        done
+        python3 - "$trace" "$tool" "$events" "$runs" "${times[@]}" >> "$RESULTS" <<'PY'
+import statistics, sys
+t = [float(x) for x in sys.argv[5:]]
+sd = statistics.stdev(t) if len(t) > 1 else 0.0
+print("\t".join(sys.argv[1:5] + [f"{statistics.mean(t):.6f}", f"{sd:.6f}", f"{min(t):.6f}"]))
+PY
+        tail -1 "$RESULTS" >&2
+    }
+fi
+
+ENRICH="$BIN enrich --offline --registrations $REGS -q"
+step "start-up: domreg loading registrations.jsonl, one event"
+measure one.ndjson domreg-startup 1 "$RUNS" "$ENRICH $W/one.ndjson > /dev/null"
+for t in zeek-dns.ndjson mixed.log; do
+    step "throughput: $t"
+    n=$(wc -l < "$W/$t")
+    measure "$t" cat "$n" "$RUNS" "cat $W/$t > /dev/null"
+    measure "$t" floor "$n" "$RUNS" "$FLOOR < $W/$t > /dev/null 2>&1"
+    measure "$t" domreg "$n" "$RUNS" "$ENRICH $W/$t > /dev/null"
+    jq_in="$W/jq-$t"
+    [ "$t" = mixed.log ] && jq_in="$W/jq-mixed.json"
+    measure "$t" jq "$(wc -l < "$jq_in")" "$SMALL_RUNS" "jq -c . < $jq_in > /dev/null"
+    # The run's own summary: every event a hit, or skipped, as intended.
+    $BIN enrich --offline --registrations "$REGS" "$W/$t" 2> "$W/summary-$t.txt" > /dev/null
+done
+
+step "per-format throughput"
+for f in "$W"/fmt-*.log; do
+    name=$(basename "$f" .log); name=${name#fmt-}
+    n=$(wc -l < "$f")
+    measure "fmt-$name" floor "$n" "$SMALL_RUNS" "$FLOOR < $f > /dev/null 2>&1"
+    measure "fmt-$name" domreg "$n" "$SMALL_RUNS" "$ENRICH $f > /dev/null"
+done
+
+step "peak RSS against records loaded"
+RSS="$W/rss.tsv"
+printf 'mode\trecords\tmax_rss_kib\n' > "$RSS"
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null < "$W/one.ndjson" | tail -1; }
+# Offline: the records are held in the snapshot. Live: in the LRU cache
+# (loaded from --registrations; the bootstrap file is the test fixture and
+# the one event's domain is cached, so nothing is fetched).
+LIVE_ARGS=(enrich --bootstrap tests/fixtures/bootstrap/dns.json --no-cache -q
+           --ttl-found 999999999 --cache-entries 2000000 --cache-memory 4096)
+# The baseline: two records (one is the event's domain: nothing to fetch).
+head -n 2 "$W/rss-100000.jsonl" > "$W/rss-2.jsonl"
+for n in 2 100000 1000000; do
+    printf 'offline\t%s\t%s\n' "$n" "$(rss "$BIN" enrich --offline -q --registrations "$W/rss-$n.jsonl")" >> "$RSS"
+    printf 'live\t%s\t%s\n' "$n" "$(rss "$BIN" "${LIVE_ARGS[@]}" --registrations "$W/rss-$n.jsonl")" >> "$RSS"
+done
+cat "$RSS" >&2
+
+if [ "$LIVE" = 1 ]; then
+    step "live lookups (benches/live.sh)"
+    bash benches/live.sh | tee "$W/live.txt" >&2
+else
+    rm -f "$W/live.txt"
+fi
+
+if [ "$CRITERION" = 1 ]; then
+    step "criterion micro-benchmarks (benches/core.rs)"
+    cargo bench --locked --bench core 2>&1 | tee "$W/criterion.txt" >&2
+else
+    rm -f "$W/criterion.txt"
+fi
+
+step "report"
+{
+    echo "nproc=$(nproc)"
+    echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "mem_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
+    echo "kernel=$(uname -sr)"
+    echo "loadavg_at_start=$LOAD_AT_START"
+    echo "rustc=$(rustc --version)"
+    echo "timer=$TIMER"
+    echo "jq=$(jq --version)"
+    echo "commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo '+dirty')"
+    echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "runs=$RUNS"
+    echo "small_runs=$SMALL_RUNS"
+    echo "elapsed_s=$(( $(date +%s) - START ))"
+} > "$W/machine.txt"
+python3 benches/report.py "$W" docs
+echo "wrote docs/benchmarks.md, docs/benchmarks-throughput.svg, docs/benchmarks-rss.svg" >&2
