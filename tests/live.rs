@@ -430,6 +430,10 @@ fn faults_never_lose_or_reorder_events() {
         "100".into(),
         "--max-retry-after".into(),
         "1".into(),
+        // Each fault is a failure of the one registry host: keep the
+        // breaker out of this test (it has its own).
+        "--breaker-failures".into(),
+        "1000".into(),
     ]);
     let names = [
         "err500.com",

@@ -192,6 +192,16 @@ pub struct LiveArgs {
     /// Longest Retry-After honoured, in seconds (longer ones are cut).
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub max_retry_after: u64,
+
+    /// Failures in a row (5xx, timeouts, broken answers) after which a host
+    /// gets no requests for --breaker-cooldown seconds.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub breaker_failures: u32,
+
+    /// Seconds an open circuit breaker waits before one probe request
+    /// (doubled after a failed probe, up to 16 times).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub breaker_cooldown: u64,
 }
 
 /// Options of the lookup cache.

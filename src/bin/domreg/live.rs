@@ -41,6 +41,8 @@ pub fn live_config(live: &LiveArgs, cache: Option<&CacheArgs>) -> LiveConfig {
             max_concurrent: live.rdap_concurrency.max(1),
             rate: live.rdap_rate,
             max_retry_after: Duration::from_secs(live.max_retry_after),
+            breaker_failures: live.breaker_failures.max(1),
+            breaker_cooldown: Duration::from_secs(live.breaker_cooldown),
             ..GateConfig::default()
         },
         host_rates: live.host_rates.iter().cloned().collect(),
