@@ -1,0 +1,1 @@
+//! The host side of Fluent Bit's `filter_wasm` calling convention.
