@@ -52,3 +52,24 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 # (already built by the workspace tests above; a no-op then).
 cargo build -p domreg -p rdap-mock --bins --locked
 node --test wasm/tests/*.test.mjs
+
+step "rules/: sigma check, Sigma rules run over domreg's output (pySigma SQLite backend), converted queries up to date"
+# A venv under target/ with rules/requirements.txt; reinstalled only when
+# that file changes (a copy of it in the venv marks what is installed).
+sigma_venv=target/sigma-venv
+if ! cmp -s rules/requirements.txt "$sigma_venv/requirements.txt"; then
+    rm -rf "$sigma_venv"
+    python3 -m venv "$sigma_venv" || {
+        apt-get update -qq && apt-get install -y -qq python3-venv
+        python3 -m venv "$sigma_venv"
+    }
+    "$sigma_venv/bin/pip" install --quiet --disable-pip-version-check -r rules/requirements.txt
+    cp rules/requirements.txt "$sigma_venv/requirements.txt"
+fi
+# attacktag and d3_fendtag download the MITRE ATT&CK and D3FEND catalogues
+# from GitHub, which is out of reach here; the test checks each rule's ATT&CK
+# tags against `domreg attack --json` instead.
+"$sigma_venv/bin/sigma" check --fail-on-issues --exclude attacktag --exclude d3_fendtag rules/sigma
+cargo build --bin domreg --locked
+DOMREG="${CARGO_TARGET_DIR:-target}/debug/domreg" \
+    "$sigma_venv/bin/python" -m unittest discover -s rules/tests -v
