@@ -53,7 +53,9 @@ def convert(out_dir):
         # into one collection; each query is then written per rule file.
         collection = SigmaCollection.load_ruleset([str(p) for p in paths])
         collection.resolve_rule_references()
-        for rule in collection:
+        # Base rules first: a correlation rule's query is built from theirs.
+        ordered = sorted(collection, key=lambda r: isinstance(r, SigmaCorrelationRule))
+        for rule in ordered:
             path = Path(str(rule.source.path)) if rule.source else None
             is_correlation = isinstance(rule, SigmaCorrelationRule)
             if is_correlation and not correlations:

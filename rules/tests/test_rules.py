@@ -388,6 +388,24 @@ class Rules(unittest.TestCase):
                     self.assertIn(field, columns)
                     self.assertIn(f"`{field.removeprefix('domreg.registration.')}`", documented)
 
+    def test_each_pipeline_maps_the_source_host(self):
+        from sigma.backends.splunk import SplunkBackend
+
+        host = {"zeek": "id.orig_h", "suricata": "src_ip", "route53": "srcaddr", "sysmon": "host.name"}
+        self.assertEqual(
+            sorted([*host, "splunk"]), sorted(p.stem for p in (RULES / "pipelines").glob("*.yml"))
+        )
+        for name, field in host.items():
+            with self.subTest(pipeline=name):
+                rule = rules()["dns_newly_registered_domain_burst"]
+                backend = SplunkBackend(pipeline("splunk") + pipeline(name))
+                backend.init_processing_pipeline()
+                for reference in rule.rules:  # converted first, as in a collection
+                    backend.convert_rule(reference.rule)
+                (query,) = backend.convert_correlation_rule(rule)
+                self.assertIn(f"by _time {field}\n", query)
+                self.assertIn('"domreg.risk.reasons{}"="newly_registered"', query)
+
     def test_converted_queries_are_up_to_date(self):
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run([sys.executable, str(RULES / "convert.py"), tmp], check=True)
