@@ -52,3 +52,8 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 # (already built by the workspace tests above; a no-op then).
 cargo build -p domreg -p rdap-mock --bins --locked
 node --test wasm/tests/*.test.mjs
+
+step "fuzz smoke: every cargo-fuzz target for 20 s (nightly toolchain + cargo-fuzz)"
+rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+SECS=20 bash fuzz/run.sh
