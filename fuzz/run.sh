@@ -17,7 +17,7 @@ for t in "${targets[@]}"; do
     log=$(mktemp)
     if ! cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- \
         -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
-        tail -n 40 "$log"
+        grep -A 6 'panicked' "$log" || tail -n 40 "$log"
         echo "fuzz: $t FAILED (input in fuzz/artifacts/$t/)"
         exit 1
     fi
