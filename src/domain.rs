@@ -237,8 +237,14 @@ fn to_ascii(host: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// True when a label starts with the ACE prefix, in any case (`Xn--` is
+/// an A-label too, and must be checked like one).
 fn has_a_label(name: &str) -> bool {
-    name.split('.').any(|label| label.starts_with("xn--"))
+    name.split('.').any(|label| {
+        label
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+    })
 }
 
 /// Length and character rules for a host name in A-label form. Underscores
@@ -417,6 +423,10 @@ mod tests {
         assert_eq!(name_of("WWW.Bücher.DE"), "www.xn--bcher-kva.de");
         assert_eq!(domain_of("xn--bcher-kva.de"), "xn--bcher-kva.de");
         assert_eq!(domain_of("xn--zz-.com"), "skip:invalid_name");
+        // An upper-case ACE prefix is an A-label too: checked, not just
+        // lower-cased (found by the `domain` fuzz target).
+        assert_eq!(domain_of("Xn--fk.it"), "skip:invalid_name");
+        assert_eq!(domain_of("www.XN--BCHER-KVA.de"), "xn--bcher-kva.de");
         match analyze("www.xn--bcher-kva.de") {
             Analysis::Lookup(t) => assert!(t.is_idn()),
             other => panic!("{other:?}"),

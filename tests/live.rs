@@ -1059,3 +1059,397 @@ fn circuit_breaker_stops_asking_a_failing_host() {
     assert_eq!(mock.log().len(), 5, "{}", run.stderr);
     assert!(run.stderr.contains("1 breaker trips"), "{}", run.stderr);
 }
+
+// ------------------------------------------- hostile conditions (floods) ----
+
+/// A run of `domreg` with its input streamed from an iterator (so a flood
+/// never sits in memory twice), its output counted, and its peak RSS read
+/// from /proc while it runs.
+struct Flood {
+    code: i32,
+    lines: usize,
+    /// (uid, lookup) of every output line, in order.
+    outcomes: Vec<(String, String)>,
+    peak_rss_kib: u64,
+    elapsed: Duration,
+    stderr: String,
+}
+
+fn flood(args: &[String], events: impl Iterator<Item = String> + Send + 'static) -> Flood {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(args)
+        .env_remove("DOMREG_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn domreg");
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut w = std::io::BufWriter::new(&mut stdin);
+        for e in events {
+            if writeln!(w, "{e}").is_err() {
+                break;
+            }
+        }
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                    for l in status.lines() {
+                        if let Some(v) = l.strip_prefix("VmHWM:") {
+                            let kib: u64 =
+                                v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                            peak = peak.max(kib);
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut outcomes = Vec::new();
+    let mut lines = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        lines += 1;
+        outcomes.push((
+            v["uid"].as_str().unwrap_or("?").to_string(),
+            v["domreg"]["lookup"].as_str().unwrap_or("?").to_string(),
+        ));
+    }
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    Flood {
+        code,
+        lines,
+        outcomes,
+        peak_rss_kib: sampler.join().unwrap(),
+        elapsed: started.elapsed(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
+/// Events are all there, in order: uids C0..Cn.
+fn assert_in_order(run: &Flood, n: usize) {
+    assert_eq!(
+        run.lines, n,
+        "lines in {n}, out {}\n{}",
+        run.lines, run.stderr
+    );
+    for (i, (uid, _)) in run.outcomes.iter().enumerate() {
+        assert_eq!(uid, &format!("C{i}"), "event {i} out of order");
+    }
+}
+
+/// A small pseudo-random generator (xorshift), so the floods are the same
+/// every run without a dependency.
+fn dga(seed: u64) -> impl Iterator<Item = String> {
+    let mut x = seed | 1;
+    std::iter::from_fn(move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut name = String::new();
+        let mut v = x;
+        for _ in 0..12 {
+            name.push(char::from(b'a' + (v % 26) as u8));
+            v /= 26;
+        }
+        Some(name)
+    })
+}
+
+/// Every registry down (connection refused): the stream flows, every event
+/// comes out, in order, as an `error` (or, once the breaker opens, at once).
+#[test]
+fn all_servers_down_the_stream_flows() {
+    let dir = TempDir::new().unwrap();
+    let boot = {
+        let mock = Mock::start(json!({}));
+        mock.bootstrap(dir.path())
+        // The mock stops here: its ports refuse connections from now on.
+    };
+    let mut args = base_args(&boot);
+    args.extend(["--max-wait".into(), "200".into(), "-q".into()]);
+    let n = 5_000;
+    let names: Vec<String> = dga(7).take(500).collect();
+    let events = (0..n).map(move |i| zeek(i, &format!("www.{}.com", names[i % 500])));
+    let run = flood(&args, events);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_in_order(&run, n);
+    for (uid, lookup) in &run.outcomes {
+        assert!(lookup == "error" || lookup == "pending", "{uid}: {lookup}");
+    }
+    // Not stalled: 500 domains each waiting --max-wait in turn would take
+    // 100 s; refused connections and the breaker keep it to seconds.
+    assert!(run.elapsed < Duration::from_secs(60), "{:?}", run.elapsed);
+}
+
+/// Every request hangs (the server answers after a minute): events are
+/// written as `pending` at --max-wait and domreg exits at EOF without
+/// waiting for the hung requests.
+#[test]
+fn every_request_hanging_never_stalls_the_stream() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({
+        "synthesize": true,
+        "synthesize_suffixes": ["com"],
+        "faults": [{"domain": "*", "kind": "delay", "delay_ms": 60000}]
+    }));
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "100".into(),
+        "--rdap-rate".into(),
+        "50".into(),
+        "-q".into(),
+    ]);
+    let n = 2_000;
+    let names: Vec<String> = dga(11).take(200).collect();
+    let events = (0..n).map(move |i| zeek(i, &format!("{}.com", names[i % 200])));
+    let run = flood(&args, events);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_in_order(&run, n);
+    assert!(
+        run.outcomes
+            .iter()
+            .all(|(_, l)| l == "pending" || l == "error"),
+        "{:?}",
+        run.outcomes
+            .iter()
+            .find(|(_, l)| l != "pending" && l != "error")
+    );
+    // 200 requests hanging for 60 s (or the 10 s request timeout) each,
+    // had the stream waited for them.
+    assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
+    // Polite even so: at most the concurrency limit in flight, so only a
+    // few requests were ever sent.
+    let sent = mock.request("GET", "/_control/log?timeout_ms=0", "");
+    assert!(sent.as_array().unwrap().len() <= 8, "{sent:#}");
+}
+
+/// A 429 storm with a day-long Retry-After: domreg sends one request to the
+/// host, backs off (capped by --max-retry-after), and the stream flows.
+#[test]
+fn day_long_retry_after_storm_stops_requests_not_events() {
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({
+        "synthesize": true,
+        "synthesize_suffixes": ["com"],
+        "faults": [{"domain": "*", "kind": "status", "status": 429, "retry_after": "86400"}]
+    }));
+    let boot = mock.bootstrap(dir.path());
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "200".into(),
+        "--rdap-rate".into(),
+        "100".into(),
+        "--rdap-concurrency".into(),
+        "1".into(),
+        "-q".into(),
+    ]);
+    let n = 3_000;
+    let names: Vec<String> = dga(13).take(300).collect();
+    let events = (0..n).map(move |i| zeek(i, &format!("{}.com", names[i % 300])));
+    let run = flood(&args, events);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_in_order(&run, n);
+    assert!(run.elapsed < Duration::from_secs(60), "{:?}", run.elapsed);
+    // One request met the 429; nothing else was sent to that host.
+    let log = mock.log();
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(log[0]["status"], 429);
+}
+
+/// A DGA-style flood: every event a new random registered domain. Memory
+/// stays bounded (the in-flight cap sheds the excess as `overload`), the
+/// request rate stays within --rdap-rate, no event is lost.
+/// Then a flood of unique random subdomains of one domain: one lookup.
+/// (CI runs 50,000 events each; `bash tests/flood.sh` runs 1,000,000 with
+/// the release binary and reports the figures.)
+#[test]
+fn dga_floods_stay_bounded_and_polite() {
+    let n: usize = std::env::var("DOMREG_FLOOD_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let dir = TempDir::new().unwrap();
+    let mock = Mock::start(json!({"synthesize": true, "synthesize_suffixes": ["com"]}));
+    let boot = mock.bootstrap(dir.path());
+    let rate = 20.0;
+    let mut args = base_args(&boot);
+    args.extend([
+        "--max-wait".into(),
+        "50".into(),
+        "--rdap-rate".into(),
+        rate.to_string(),
+        "--max-inflight".into(),
+        "1000".into(),
+        "-q".into(),
+    ]);
+
+    // 1. Unique registered domains.
+    let mut names = dga(17);
+    let events = (0..n).map(move |i| zeek(i, &format!("{}.com", names.next().unwrap())));
+    let run = flood(&args, events);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_in_order(&run, n);
+    let log = mock.log();
+    // Within the rate limit: the first request is free (burst 1), then one
+    // per 1/rate seconds, over the run.
+    let allowed = 1.0 + rate * run.elapsed.as_secs_f64() + 1.0;
+    assert!(
+        (log.len() as f64) <= allowed,
+        "{} requests in {:?} at {rate}/s",
+        log.len(),
+        run.elapsed
+    );
+    let rss_mib = run.peak_rss_kib / 1024;
+    eprintln!(
+        "DGA flood: {n} events in {:?}, {} requests, peak RSS {rss_mib} MiB",
+        run.elapsed,
+        log.len()
+    );
+    assert!(rss_mib < 256, "peak RSS {rss_mib} MiB");
+
+    // 2. Unique subdomains of one registered domain: one lookup.
+    mock.reset();
+    let mut labels = dga(19);
+    let events =
+        (0..n).map(move |i| zeek(i, &format!("{}.flood-target.com", labels.next().unwrap())));
+    let run = flood(&args, events);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_in_order(&run, n);
+    let log = mock.log();
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(log[0]["domain"], "flood-target.com");
+    let hits = run.outcomes.iter().filter(|(_, l)| l == "hit").count();
+    assert!(hits > n / 2, "only {hits} hits of {n}");
+    eprintln!(
+        "subdomain flood: {n} events in {:?}, 1 request, {hits} hits, peak RSS {} MiB",
+        run.elapsed,
+        run.peak_rss_kib / 1024
+    );
+}
+
+/// A full disk during the cache save (a 256 KiB tmpfs): the save fails with
+/// a warning, the previous cache file is left whole, no temporary file is
+/// left behind, and the next run loads the old cache. Needs root for the
+/// mount (as CI and the dev machines have); elsewhere it says why it
+/// cannot run.
+#[test]
+fn disk_full_during_save_keeps_the_old_cache() {
+    let dir = TempDir::new().unwrap();
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&small)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    if !mounted && uid != b"0\n" {
+        eprintln!("SKIPPED: mounting a tmpfs needs root");
+        return;
+    }
+    assert!(mounted, "mount -t tmpfs failed as root");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(small.clone());
+
+    let mock = Mock::start(json!({}));
+    let boot = mock.bootstrap(dir.path());
+    let cache = small.join("cache.jsonl");
+    let run_with = |regs: Option<&Path>, input: &str| {
+        let mut args: Vec<String> = base_args(&boot)
+            .into_iter()
+            .filter(|a| a != "--no-cache")
+            .collect();
+        args.extend(["--cache".into(), cache.display().to_string()]);
+        if let Some(r) = regs {
+            args.extend(["--registrations".into(), r.display().to_string()]);
+        }
+        domreg(&args, input)
+    };
+
+    // 1. A first run saves a small cache (the live lookup of wicar.org).
+    let run = run_with(None, &zeek(0, "wicar.org"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let old = std::fs::read(&cache).expect("first save");
+    assert!(!old.is_empty());
+
+    // 2. Fill the disk, then a run whose cache (3,000 records) cannot fit.
+    let free = |p: &Path| {
+        let out = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(p)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let filler = vec![b'x'; usize::try_from(free(&small)).unwrap().saturating_sub(8192)];
+    let _ = std::fs::write(small.join("filler"), filler);
+    let regs = dir.path().join("regs.jsonl");
+    let records: String = (0..3000)
+        .map(|i| format!("{{\"domain\":\"filler-{i}.com\",\"created\":\"2020-01-01T00:00:00Z\",\"fetched\":\"2026-11-24T00:00:00Z\"}}\n"))
+        .collect();
+    std::fs::write(&regs, records).unwrap();
+    let run = run_with(Some(&regs), &zeek(1, "wicar.org"));
+    assert_eq!(
+        run.code, 0,
+        "a failed save is not a failed run: {}",
+        run.stderr
+    );
+    assert_eq!(run.lines.len(), 1);
+    assert!(run.stderr.contains("cache not saved"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&cache).unwrap(), old, "the old cache changed");
+    let stray: Vec<String> = std::fs::read_dir(&small)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "cache.jsonl" && n != "filler" && !n.ends_with(".meta.json"))
+        .collect();
+    assert!(stray.is_empty(), "left behind: {stray:?}");
+
+    // 3. With room again, the old cache loads: wicar.org is a hit without a request.
+    std::fs::remove_file(small.join("filler")).unwrap();
+    mock.reset();
+    let run = run_with(None, &zeek(2, "wicar.org"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lookups(&run), ["hit"]);
+    assert!(!run.stderr.contains("corrupt"), "{}", run.stderr);
+    assert_eq!(count_domain(&mock.log(), "wicar.org"), 0);
+}

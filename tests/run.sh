@@ -73,3 +73,8 @@ fi
 cargo build --bin domreg --locked
 DOMREG="${CARGO_TARGET_DIR:-target}/debug/domreg" \
     "$sigma_venv/bin/python" -m unittest discover -s rules/tests -v
+
+step "fuzz smoke: every cargo-fuzz target for 20 s (nightly toolchain + cargo-fuzz)"
+rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+SECS=20 bash fuzz/run.sh

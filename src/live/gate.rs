@@ -168,9 +168,31 @@ impl HostGate {
             // The semaphore is never closed; treat it as busy if it were.
             Err(_) => return Err(GateError::Busy),
         };
-        // The breaker may have opened while this request waited for its turn.
-        if !probe && self.lock().open_since.is_some() {
-            return Err(GateError::CircuitOpen);
+        // The breaker may have opened, or the host may have answered 429,
+        // while this request waited for its turn: a slot taken before a
+        // Retry-After must not be spent in spite of it.
+        loop {
+            let blocked = {
+                let mut st = self.lock();
+                if !probe && st.open_since.is_some() {
+                    return Err(GateError::CircuitOpen);
+                }
+                let now = Instant::now();
+                match st.blocked_until {
+                    Some(until) if until > now + self.config.max_queue_wait => {
+                        if probe {
+                            st.probing = false;
+                        }
+                        return Err(GateError::RateLimited);
+                    }
+                    Some(until) if until > now => Some(until),
+                    _ => None,
+                }
+            };
+            match blocked {
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => break,
+            }
         }
         Ok(Pass {
             _permit: permit,
@@ -336,6 +358,37 @@ mod tests {
             Duration::from_secs(3600)
         );
         assert_eq!(g.enter().await.unwrap_err(), GateError::RateLimited);
+    }
+
+    /// Requests already queued for a rate slot when a 429 arrives do not go
+    /// out in spite of it (found by the 429-storm flood test: 52 requests
+    /// after a day-long Retry-After).
+    #[tokio::test(start_paused = true)]
+    async fn queued_requests_respect_a_later_retry_after() {
+        let g = Arc::new(gate(10.0, 1));
+        let first = g.enter().await.unwrap();
+        let queued: Vec<_> = (0..5)
+            .map(|_| {
+                let g = g.clone();
+                tokio::spawn(async move { g.enter().await.map(|p| g.success(p)) })
+            })
+            .collect();
+        // Let them take their slots (100 ms apart), then the 429 lands.
+        tokio::task::yield_now().await;
+        g.throttled(first, Some(Duration::from_secs(86_400)));
+        for q in queued {
+            assert_eq!(q.await.unwrap(), Err(GateError::RateLimited));
+        }
+        // A short Retry-After is waited out instead.
+        let g = Arc::new(gate(10.0, 1));
+        let first = g.enter().await.unwrap();
+        let t0 = Instant::now();
+        let g2 = g.clone();
+        let queued = tokio::spawn(async move { g2.enter().await.map(|_| Instant::now()) });
+        tokio::task::yield_now().await;
+        g.throttled(first, Some(Duration::from_secs(2)));
+        let at = queued.await.unwrap().unwrap();
+        assert_eq!((at - t0).as_secs(), 2);
     }
 
     #[tokio::test(start_paused = true)]

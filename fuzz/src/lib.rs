@@ -1,0 +1,265 @@
+//! Shared set-up and invariants for the fuzz targets.
+//!
+//! Every target ends in [`check_output`], the promise domreg makes about
+//! each line: exactly one output line; a line passed through is unchanged;
+//! a JSON object in gives a JSON object out with every original member and
+//! value unchanged (bar `domreg`, which is replaced, and `threat`, which is
+//! merged); a text line comes back whole in `message`.
+
+use chrono::{DateTime, TimeZone, Utc};
+use domreg::cache::{CacheConfig, RegistrationCache};
+use domreg::config::Config;
+use domreg::domain::{Analysis, MAX_NAME_LEN, analyze};
+use domreg::enrich::{Enricher, Lookup, Outcome};
+use domreg::format::FormatChoice;
+use domreg::rdap::{merge, parse_domain};
+use domreg::snapshot::Snapshot;
+use serde_json::Value;
+
+/// The registrations shipped with the examples (built from real RDAP responses).
+pub const REGISTRATIONS: &str = include_str!("../../examples/registrations.jsonl");
+
+/// The fixed clock of every target, so that a crash input reproduces.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// The example registrations as an offline source.
+pub fn snapshot() -> Snapshot {
+    let mut s = Snapshot::new();
+    let errors = s.add_jsonl(REGISTRATIONS);
+    assert!(errors.is_empty(), "example registrations: {errors:?}");
+    s
+}
+
+/// An enricher with the default configuration and extra `--field` paths,
+/// or `None` when a path is invalid (a clean error, not a crash).
+pub fn enricher(fields: &[String]) -> Option<Enricher> {
+    Enricher::new(&Config::default(), FormatChoice::Auto, fields).ok()
+}
+
+/// The part of a fuzz input used as one line: up to the first newline, as
+/// the line reader splits.
+pub fn first_line(data: &[u8]) -> &[u8] {
+    match data.iter().position(|&b| b == b'\n') {
+        Some(i) => data.get(..i).unwrap_or_default(),
+        None => data,
+    }
+}
+
+/// Enrich `line`, check the output's invariants, then enrich the output
+/// again and check that a second pass changes nothing (idempotence).
+pub fn enrich_and_check(enricher: &mut Enricher, line: &[u8], lookup: &mut dyn Lookup) {
+    let mut out = Vec::new();
+    let outcome = enricher.enrich_line(line, lookup, now(), &mut out);
+    let body = check_output(line, &out, outcome);
+
+    if let Outcome::Enriched(_) = outcome {
+        let mut again = Vec::new();
+        let second = enricher.enrich_line(body, lookup, now(), &mut again);
+        let body2 = check_output(body, &again, second);
+        let (Ok(a), Ok(b)) = (
+            serde_json::from_slice::<Value>(body),
+            serde_json::from_slice::<Value>(body2),
+        ) else {
+            return;
+        };
+        assert_eq!(a, b, "enriching twice changed the event");
+    }
+}
+
+/// Check one line's output against its input; returns the output line
+/// without its `\n`.
+pub fn check_output<'o>(line: &[u8], out: &'o [u8], outcome: Outcome) -> &'o [u8] {
+    let Some((&b'\n', body)) = out.split_last() else {
+        panic!("output does not end in a newline");
+    };
+    assert!(
+        !body.contains(&b'\n'),
+        "one line in, several out: {:?}",
+        String::from_utf8_lossy(out)
+    );
+    match outcome {
+        Outcome::Passthrough(_) => assert_eq!(body, line, "passed-through line changed"),
+        Outcome::Enriched(e) => {
+            let parsed: Value = match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(err) => {
+                    // Only a line that was not valid JSON may give invalid
+                    // JSON (its bytes are kept as they came).
+                    assert!(
+                        e.format.text().is_none() && serde_json::from_slice::<Value>(line).is_err(),
+                        "valid input, invalid output ({err}): {:?}",
+                        String::from_utf8_lossy(body)
+                    );
+                    return body;
+                }
+            };
+            let Value::Object(out_map) = parsed else {
+                panic!("output is not a JSON object");
+            };
+            assert!(
+                out_map.contains_key("domreg"),
+                "enriched line without domreg"
+            );
+            if e.format.text().is_some() {
+                // A CR before the newline is the line terminator's (CRLF
+                // files), not the message's.
+                let text = std::str::from_utf8(line).unwrap_or_default();
+                let text = text.strip_suffix('\r').unwrap_or(text);
+                assert_eq!(
+                    out_map.get("message").and_then(Value::as_str),
+                    Some(text),
+                    "text line not kept in message"
+                );
+            } else if let Ok(Value::Object(in_map)) = serde_json::from_slice::<Value>(line) {
+                for (k, v) in &in_map {
+                    if k == "domreg" || k == "threat" {
+                        continue;
+                    }
+                    assert_eq!(out_map.get(k), Some(v), "member {k:?} changed");
+                }
+            }
+        }
+    }
+    body
+}
+
+/// A log line through format detection, the JSON scan, name analysis, the
+/// lookup and the splice.
+///
+/// The enricher and the registrations are built once per thread: the
+/// enricher's caches are meant to be invisible, and a fuzzer that keeps
+/// them between inputs checks that too.
+pub fn enrich_line(data: &[u8]) {
+    thread_local! {
+        static STATE: std::cell::RefCell<Option<(Enricher, Snapshot)>> =
+            std::cell::RefCell::new(enricher(&[]).map(|e| (e, snapshot())));
+    }
+    STATE.with_borrow_mut(|state| {
+        if let Some((enricher, snapshot)) = state {
+            enrich_and_check(enricher, first_line(data), snapshot);
+        }
+    });
+}
+
+/// Custom `--field` paths (the input's first line, comma-separated) and a
+/// log line (its second line).
+pub fn detect(data: &[u8]) {
+    let head = first_line(data);
+    let rest = data.get(head.len() + 1..).unwrap_or_default();
+    let fields: Vec<String> = String::from_utf8_lossy(head)
+        .split(',')
+        .take(8)
+        .map(str::to_owned)
+        .collect();
+    let Some(mut enricher) = enricher(&fields) else {
+        return;
+    };
+    let mut snapshot = snapshot();
+    enrich_and_check(&mut enricher, first_line(rest), &mut snapshot);
+}
+
+/// Name normalisation and registered-domain extraction.
+pub fn domain(data: &[u8]) {
+    let Ok(raw) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Analysis::Lookup(target) = analyze(raw) {
+        let domain = target.domain();
+        assert!(!domain.is_empty(), "empty registered domain for {raw:?}");
+        assert!(
+            domain.contains('.'),
+            "registered domain without a dot: {domain:?}"
+        );
+        assert!(
+            target.name.len() <= MAX_NAME_LEN,
+            "name too long: {:?}",
+            target.name
+        );
+        assert!(
+            target.name.ends_with(domain),
+            "{domain:?} is not a suffix of {:?}",
+            target.name
+        );
+        assert!(
+            domain
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'),
+            "registered domain not in lower-case LDH form: {domain:?}"
+        );
+        // The registered domain of a registered domain is itself.
+        match analyze(domain) {
+            Analysis::Lookup(again) => assert_eq!(again.domain(), domain, "not stable for {raw:?}"),
+            other => panic!("{domain:?} (from {raw:?}) is not looked up again: {other:?}"),
+        }
+    }
+}
+
+/// The event the `rdap` target enriches with the fuzzed registration.
+const RDAP_LINE: &[u8] =
+    br#"{"ts":1700000000.5,"uid":"C1","query":"www.example.com","qtype_name":"A"}"#;
+
+/// RDAP response parsing, registry + registrar merge, and the registration
+/// written into an event: nothing a registry sends can break the event's
+/// JSON, add lines or change its members.
+pub fn rdap(data: &[u8]) {
+    // Two bodies: registry, then registrar, split at the first 0xff byte
+    // (never in valid UTF-8 JSON).
+    let (registry, registrar) = match data.iter().position(|&b| b == 0xff) {
+        Some(i) => (data.get(..i).unwrap_or_default(), data.get(i + 1..)),
+        None => (data, None),
+    };
+    let Ok(parsed) = parse_domain(registry, Some("https://rdap.example/"), Some(now())) else {
+        return;
+    };
+    let mut reg = parsed.registration;
+    if let Some(Ok(other)) = registrar.map(|b| parse_domain(b, None, None)) {
+        reg = merge(&reg, &other.registration);
+    }
+    reg.domain = "example.com".to_owned();
+    let mut snapshot = Snapshot::new();
+    if snapshot.insert(reg).is_err() {
+        return;
+    }
+    thread_local! {
+        static ENRICHER: std::cell::RefCell<Option<Enricher>> =
+            std::cell::RefCell::new(enricher(&[]));
+    }
+    ENRICHER.with_borrow_mut(|enricher| {
+        if let Some(enricher) = enricher {
+            enrich_and_check(enricher, RDAP_LINE, &mut snapshot);
+        }
+    });
+}
+
+/// The registrations / cache file loader: any text loads without a crash,
+/// and what the cache exports loads back to the same export.
+pub fn registrations(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut snapshot = Snapshot::new();
+    let _ = snapshot.add_jsonl(&text);
+
+    let mut cache = RegistrationCache::new(CacheConfig::default());
+    let _ = cache.load_jsonl(&text, now());
+    let exported = cache.export_jsonl();
+
+    let mut again = RegistrationCache::new(CacheConfig::default());
+    let errors = again.load_jsonl(&exported, now());
+    assert!(
+        errors.is_empty(),
+        "the cache's own export does not load: {errors:?}"
+    );
+    assert_eq!(
+        again.len(),
+        cache.len(),
+        "entries lost in a save/load round trip"
+    );
+    assert_eq!(
+        again.export_jsonl(),
+        exported,
+        "save/load round trip changed the cache"
+    );
+}
