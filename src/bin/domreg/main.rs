@@ -7,6 +7,7 @@
 mod cli;
 mod lines;
 mod live;
+mod rsyslog;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
@@ -31,8 +32,16 @@ use lines::Line;
 const FLUSH_AT: usize = 64 * 1024;
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // rsyslog reads the stderr of `enrich --rsyslog` as replies: no logs there.
+    let silent = matches!(&cli.command, Command::Enrich(a) if a.rsyslog);
+    let writer = if silent {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(io::sink)
+    } else {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(io::stderr)
+    };
     tracing_subscriber::fmt()
-        .with_writer(io::stderr)
+        .with_writer(writer)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DOMREG_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -42,7 +51,6 @@ fn main() -> ExitCode {
         // must not carry escape sequences.
         .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Enrich(args) => enrich(*args),
         Command::Lookup(args) => live::lookup(&args).map(|ok| {
@@ -80,7 +88,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn enrich(args: EnrichArgs) -> Result<ExitCode> {
+fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
+    args.quiet |= args.rsyslog;
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -105,6 +114,10 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
         load_registrations(&mut snapshot, path)?;
     }
 
+    if args.rsyslog && args.offline {
+        rsyslog::run_offline(&mut enricher, &mut snapshot, fixed_now)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if !args.offline {
         let out: Box<dyn Write + Send> = match &args.output {
             Some(path) => Box::new(

@@ -1,0 +1,355 @@
+//! rsyslog with the shipped configuration (integrations/rsyslog/domreg.conf)
+//! and `domreg enrich --rsyslog` under mmexternal: a real `rsyslogd` (Debian's
+//! package) on loopback gets BIND and Squid lines over UDP and TCP and a
+//! Zeek dns.log through imfile, and its output file must hold every message
+//! exactly once, with the `domreg` and `threat` members that `domreg enrich`
+//! gives the same line, and nothing added to lines without a domain.
+//!
+//! Needs `rsyslogd`: ignored by a plain `cargo test`; tests/run.sh installs
+//! rsyslog and runs it with `cargo test --test rsyslog -- --ignored`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const NOW: &str = "2026-11-24T00:00:00Z";
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Replace `from` (which must occur exactly `times` times) with `to`, so
+/// the test notices when the shipped config changes under it.
+fn replace(text: &str, from: &str, to: &str, times: usize) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        times,
+        "the shipped config should contain {from:?} {times} time(s)"
+    );
+    text.replace(from, to)
+}
+
+/// A port free on 127.0.0.1 for both TCP and UDP (just now).
+fn free_port() -> u16 {
+    for _ in 0..50 {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+/// rsyslogd, stopped (SIGTERM, then SIGKILL) when dropped.
+struct Rsyslogd(Child);
+
+impl Drop for Rsyslogd {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What `domreg enrich` (the plain event mode) adds to each of `lines`:
+/// the `domreg` and `threat` members, or None for a line it passes through.
+fn expected(lines: &[&str], registrations: &Path) -> Vec<(Option<Value>, Option<Value>)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(["enrich", "--offline", "-q", "--now", NOW, "--registrations"])
+        .arg(registrations)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let outs: Vec<&str> = text.lines().collect();
+    assert_eq!(outs.len(), lines.len());
+    outs.iter()
+        .zip(lines)
+        .map(|(out, line)| {
+            if out == line {
+                return (None, None);
+            }
+            let v: Value = serde_json::from_str(out).unwrap();
+            (v.get("domreg").cloned(), v.get("threat").cloned())
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs rsyslogd (Debian's rsyslog); tests/run.sh installs it and runs this"]
+fn rsyslog_mmexternal_enriches_every_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("work")).unwrap();
+    let registrations = repo("examples/registrations.jsonl");
+    let port = free_port();
+
+    // The Zeek dns.log imfile reads: the ATT&CK demo lines (a newly
+    // registered domain, a recently changed one, an expired one).
+    let zeek = std::fs::read_to_string(repo("examples/logs/rules-demo.ndjson")).unwrap();
+    let zeek: Vec<&str> = zeek.lines().filter(|l| !l.is_empty()).collect();
+    std::fs::write(d.join("dns.log"), zeek.join("\n") + "\n").unwrap();
+
+    // The shipped config, pointed at the test's files and port, offline.
+    let shipped = std::fs::read_to_string(repo("integrations/rsyslog/domreg.conf")).unwrap();
+    let binary = format!(
+        "{} enrich --rsyslog --offline --registrations {} --now {NOW}",
+        env!("CARGO_BIN_EXE_domreg"),
+        registrations.display()
+    );
+    assert!(!binary.contains("  ") && !d.display().to_string().contains(' '));
+    let mut conf = replace(
+        &shipped,
+        "/usr/local/bin/domreg enrich --rsyslog --max-wait 500 --cache /var/lib/domreg/cache.jsonl",
+        &binary,
+        1,
+    );
+    conf = replace(
+        &conf,
+        "workDirectory=\"/var/lib/rsyslog\"",
+        &format!("workDirectory=\"{}\"", d.join("work").display()),
+        1,
+    );
+    conf = replace(
+        &conf,
+        "address=\"0.0.0.0\" port=\"10514\"",
+        &format!("address=\"127.0.0.1\" port=\"{port}\""),
+        2,
+    );
+    conf = replace(
+        &conf,
+        "/opt/zeek/logs/current/dns.log",
+        &d.join("dns.log").display().to_string(),
+        1,
+    );
+    let out_path = d.join("enriched.jsonl");
+    conf = replace(
+        &conf,
+        "/var/log/domreg/enriched.jsonl",
+        &out_path.display().to_string(),
+        1,
+    );
+    std::fs::write(d.join("rsyslog.conf"), &conf).unwrap();
+
+    let log = std::fs::File::create(d.join("rsyslogd.log")).unwrap();
+    let child = Command::new("rsyslogd")
+        .arg("-n")
+        .arg("-f")
+        .arg(d.join("rsyslog.conf"))
+        .arg("-i")
+        .arg(d.join("rsyslogd.pid"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("rsyslogd (apt-get install rsyslog)");
+    let rsyslogd = Rsyslogd(child);
+
+    // Wait for the TCP input.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut tcp = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!(
+                "rsyslogd did not listen: {e}\n{}",
+                std::fs::read_to_string(d.join("rsyslogd.log")).unwrap_or_default()
+            ),
+        }
+    };
+
+    // (syslog header, message) pairs. BIND: the messages of the real
+    // query-log sample (misses, skips, lines without a query; sent with one
+    // well-formed header, as some of the sample's own headers are not),
+    // plus query lines for domains in the registrations file.
+    let mut udp_msgs: Vec<(String, String)> = Vec::new();
+    let bind = std::fs::read_to_string(repo("examples/logs/bind-query.log")).unwrap();
+    for line in bind.lines().filter(|l| !l.is_empty()) {
+        let (_, msg) = line.split_once("]: ").unwrap();
+        udp_msgs.push(("<30>Nov 24 08:59:59 ns0 named[42]:".into(), msg.to_string()));
+    }
+    for (i, name) in ["www.nic.xyz", "microsoft.click", "mail.google.com"]
+        .iter()
+        .enumerate()
+    {
+        udp_msgs.push((
+            "<30>Nov 24 09:00:00 ns1 named[811]:".into(),
+            format!(
+                "24-Nov-2026 09:00:0{i}.000 client @0x7f 10.0.0.{i}#5353 ({name}): query: {name} IN A +E(0) (10.0.0.53)"
+            ),
+        ));
+    }
+    // Squid over TCP (the real sample: CONNECT bbc.co.uk, wicar.org, an IP
+    // literal), a Zeek line sent as syslog, and lines without a domain.
+    let mut tcp_msgs: Vec<(String, String)> = Vec::new();
+    let squid = std::fs::read_to_string(repo("examples/logs/squid-access.log")).unwrap();
+    for line in squid.lines().filter(|l| !l.is_empty()) {
+        tcp_msgs.push(("<150>Nov 24 09:00:01 proxy squid[99]:".into(), line.into()));
+    }
+    tcp_msgs.push((
+        "<134>Nov 24 09:00:02 sensor zeek:".into(),
+        r#"{"ts":"2026-11-20T09:00:00Z","uid":"CsyslogZeek01","id.orig_h":"10.0.0.9","query":"www.wicar.org","qtype_name":"A"}"#.into(),
+    ));
+    tcp_msgs.push((
+        "<30>Nov 24 09:00:03 ns1 named[811]:".into(),
+        "zone example.net/IN: loaded serial 2026112401".into(),
+    ));
+    tcp_msgs.push((
+        "<38>Nov 24 09:00:04 gw sshd[77]:".into(),
+        "Accepted publickey for admin from 10.0.0.1 port 50000 ssh2".into(),
+    ));
+
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for (head, msg) in &udp_msgs {
+        udp.send_to(format!("{head} {msg}").as_bytes(), ("127.0.0.1", port))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for (head, msg) in &tcp_msgs {
+        writeln!(tcp, "{head} {msg}").unwrap();
+    }
+    tcp.flush().unwrap();
+
+    // Every message, once.
+    let total = udp_msgs.len() + tcp_msgs.len() + zeek.len();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let read_out = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    while read_out().lines().count() < total && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let output = read_out();
+    drop(tcp);
+    drop(rsyslogd);
+    let outs: Vec<Value> = output
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(
+        outs.len(),
+        total,
+        "one output per message\n{output}\n{}",
+        std::fs::read_to_string(d.join("rsyslogd.log")).unwrap_or_default()
+    );
+
+    // Text messages: find each by its `message`; JSON ones by `uid`.
+    let texts: Vec<&(String, String)> = udp_msgs
+        .iter()
+        .chain(&tcp_msgs)
+        .filter(|(_, m)| !m.starts_with('{'))
+        .collect();
+    let jsons: Vec<&str> = zeek
+        .iter()
+        .copied()
+        .chain(
+            tcp_msgs
+                .iter()
+                .filter(|(_, m)| m.starts_with('{'))
+                .map(|(_, m)| m.as_str()),
+        )
+        .collect();
+    let text_lines: Vec<&str> = texts.iter().map(|(_, m)| m.as_str()).collect();
+    let want_text = expected(&text_lines, &registrations);
+    let want_json = expected(&jsons, &registrations);
+    let mut enriched = 0;
+    for ((_, msg), (domreg, threat)) in texts.iter().zip(&want_text) {
+        let found: Vec<&Value> = outs
+            .iter()
+            .filter(|o| o["message"].as_str() == Some(msg))
+            .collect();
+        assert_eq!(found.len(), 1, "{msg}\n{output}");
+        let o = found[0];
+        assert_eq!(o.get("domreg"), domreg.as_ref(), "{msg}");
+        assert_eq!(o.get("threat"), threat.as_ref(), "{msg}");
+        assert!(o["host"].is_string() && o.get("msg").is_none(), "{o}");
+        enriched += usize::from(domreg.is_some());
+    }
+    for (line, (domreg, threat)) in jsons.iter().zip(&want_json) {
+        let event: Value = serde_json::from_str(line).unwrap();
+        let found: Vec<&Value> = outs.iter().filter(|o| o["uid"] == event["uid"]).collect();
+        assert_eq!(found.len(), 1, "{line}\n{output}");
+        let o = found[0];
+        // The event's own fields, then domreg's.
+        for (k, v) in event.as_object().unwrap() {
+            assert_eq!(&o[k], v, "{k} in {o}");
+        }
+        assert!(domreg.is_some(), "{line}");
+        assert_eq!(o.get("domreg"), domreg.as_ref(), "{line}");
+        assert_eq!(o.get("threat"), threat.as_ref(), "{line}");
+        enriched += 1;
+    }
+
+    // Anchors, from the registration data: the ATT&CK demo's newly
+    // registered domain (8 days old at its event), the expired one, the
+    // recently changed wicar.org, and the lines that carry no domain.
+    let by_uid = |uid: &str| outs.iter().find(|o| o["uid"] == uid).unwrap();
+    let new = by_uid("CdemoNewlyReg01");
+    assert_eq!(new["domreg"]["domain"], "nic.xyz");
+    assert_eq!(new["domreg"]["registration"]["age_days"], 8);
+    assert_eq!(
+        new["threat"]["technique"]["subtechnique"]["id"][0],
+        "T1583.001"
+    );
+    let expired = &by_uid("CdemoExpired0001")["domreg"]["risk"]["reasons"];
+    assert!(
+        expired.as_array().unwrap().contains(&"expired".into()),
+        "{expired}"
+    );
+    let changed = by_uid("CsyslogZeek01");
+    assert_eq!(changed["domreg"]["lookup"], "hit");
+    assert_eq!(changed["domreg"]["domain"], "wicar.org");
+    let by_msg = |needle: &str| {
+        outs.iter()
+            .find(|o| o["message"].as_str().is_some_and(|m| m.contains(needle)))
+            .unwrap()
+    };
+    let bind_hit = by_msg("query: www.nic.xyz IN A");
+    assert_eq!(bind_hit["domreg"]["lookup"], "hit");
+    assert_eq!(bind_hit["domreg"]["field"], "query");
+    assert_eq!(
+        by_msg("CONNECT www.bbc.co.uk:443")["domreg"]["domain"],
+        "bbc.co.uk"
+    );
+    assert_eq!(
+        by_msg("http://192.168.7.1/admin")["domreg"]["skip_reason"],
+        "ip_literal"
+    );
+    for plain in ["loaded serial", "Accepted publickey"] {
+        let o = by_msg(plain);
+        assert!(
+            o.get("domreg").is_none() && o.get("threat").is_none(),
+            "{o}"
+        );
+    }
+    assert!(enriched >= 12, "{enriched} enriched\n{output}");
+}
