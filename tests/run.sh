@@ -52,3 +52,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 # (already built by the workspace tests above; a no-op then).
 cargo build -p domreg -p rdap-mock --bins --locked
 node --test wasm/tests/*.test.mjs
+
+step "integrations: a real rsyslogd (Debian's rsyslog) running integrations/rsyslog/domreg.conf with domreg enrich --rsyslog"
+command -v rsyslogd >/dev/null || { apt-get update -qq && apt-get install -y -qq rsyslog; }
+cargo test --test rsyslog --locked -- --ignored

@@ -10,7 +10,7 @@ mod live;
 mod rsyslog;
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -174,7 +174,10 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
     let mut failed = false;
     for input in &inputs {
         let result = if input == Path::new("-") {
-            run.stream(&mut io::stdin().lock(), &mut out)
+            run.stream(
+                &mut BufReader::with_capacity(256 * 1024, io::stdin()),
+                &mut out,
+            )
         } else {
             match File::open(input) {
                 Ok(f) => run.stream(&mut BufReader::with_capacity(256 * 1024, f), &mut out),
@@ -260,7 +263,15 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn stream(&mut self, r: &mut impl BufRead, w: &mut impl Write) -> Result<(), StreamError> {
+    /// Enrich every line of `r` to `w`. Output is written in blocks, and
+    /// flushed whenever the input has nothing more buffered (before a read
+    /// that may block), so a consumer reading a pipe (Fluentd's exec_filter)
+    /// gets each event at once rather than when the next ones arrive.
+    fn stream<R: Read>(
+        &mut self,
+        r: &mut BufReader<R>,
+        w: &mut impl Write,
+    ) -> Result<(), StreamError> {
         let cap = self.enricher.max_line_bytes();
         let mut line = Vec::new();
         let mut out = Vec::with_capacity(FLUSH_AT * 2);
@@ -289,9 +300,13 @@ impl Run<'_> {
                     self.enricher.record_passthrough(PassReason::Oversized);
                 }
             }
-            if out.len() >= FLUSH_AT {
+            let idle = r.buffer().is_empty();
+            if out.len() >= FLUSH_AT || idle {
                 w.write_all(&out).map_err(StreamError::Write)?;
                 out.clear();
+                if idle {
+                    w.flush().map_err(StreamError::Write)?;
+                }
                 self.progress.inc(since_tick);
                 since_tick = 0;
             }
