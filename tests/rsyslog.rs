@@ -353,3 +353,131 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
     }
     assert!(enriched >= 12, "{enriched} enriched\n{output}");
 }
+
+// ------------------------------------------- the protocol, live lookups ----
+
+fn mock_binary() -> PathBuf {
+    let domreg = PathBuf::from(env!("CARGO_BIN_EXE_domreg"));
+    let path = domreg.with_file_name(format!("rdap-mock{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "rdap-mock", "--locked"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    path
+}
+
+/// rdap-mock with `config`; stops when dropped (its stdin closes).
+fn start_mock(config: &Value, dir: &Path) -> (Child, PathBuf) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(mock_binary())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ports: Value = serde_json::from_str(&line).unwrap();
+    let host = ports["listening"][0].as_str().unwrap().to_string();
+    let request = |method: &str, path: &str, body: &str| -> String {
+        let mut s = TcpStream::connect(&host).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        body.to_string()
+    };
+    request("POST", "/_control/config", &config.to_string());
+    let bootstrap = dir.join("bootstrap.json");
+    std::fs::write(&bootstrap, request("GET", "/_control/bootstrap", "")).unwrap();
+    (child, bootstrap)
+}
+
+/// rsyslog's side of mmexternal, against `domreg enrich --rsyslog` with live
+/// lookups: one message written, one reply read, the pipe kept open. A
+/// lookup slower than --max-wait gives `pending` at once (the reply does
+/// not wait for it) and the answer serves a later message; a fast one is
+/// answered in time. Runs without rsyslogd.
+#[test]
+fn rsyslog_protocol_live_lookups_reply_within_max_wait() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut mock, bootstrap) = start_mock(
+        &serde_json::json!({"faults": [
+            {"domain": "google.com", "kind": "delay", "delay_ms": 3000, "times": 1}
+        ]}),
+        dir.path(),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(["enrich", "--rsyslog", "--max-wait", "300", "--no-cache"])
+        .args(["--allow-insecure-rdap", "--now", NOW, "--bootstrap"])
+        .arg(&bootstrap)
+        .env_clear() // as mmexternal starts it
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut ask = |msg: &str| -> Value {
+        let message = serde_json::json!({
+            "msg": format!(" {msg}"), "rawmsg": msg, "hostname": "ns1",
+            "syslogtag": "named[1]:", "programname": "named", "$!": {}
+        });
+        writeln!(stdin, "{message}").unwrap();
+        stdin.flush().unwrap();
+        let reply = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        serde_json::from_str(&reply).unwrap()
+    };
+    let query = |name: &str| {
+        format!("client @0x1 10.0.0.1#5353 ({name}): query: {name} IN A + (10.0.0.53)")
+    };
+    let slow = ask(&query("www.google.com"));
+    assert_eq!(slow["$!"]["domreg"]["lookup"], "pending", "{slow}");
+    let fast = ask(&query("www.nic.xyz"));
+    assert_eq!(fast["$!"]["domreg"]["lookup"], "hit", "{fast}");
+    assert_eq!(fast["$!"]["domreg"]["domain"], "nic.xyz");
+    assert_eq!(ask("no name here"), serde_json::json!({}));
+    // The slow lookup finished in the background; later messages get it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let later = loop {
+        let r = ask(&query("mail.google.com"));
+        if r["$!"]["domreg"]["lookup"] != "pending" || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(later["$!"]["domreg"]["lookup"], "hit", "{later}");
+    assert_eq!(
+        later["$!"]["domreg"]["registration"]["registrar"],
+        "MarkMonitor Inc."
+    );
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    // Nothing but replies: rsyslog reads stderr through the same pipe.
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    drop(mock.stdin.take());
+    let _ = mock.wait();
+}
