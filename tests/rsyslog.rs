@@ -102,33 +102,19 @@ fn expected(lines: &[&str], registrations: &Path) -> Vec<(Option<Value>, Option<
         .collect()
 }
 
-#[test]
-#[ignore = "needs rsyslogd (Debian's rsyslog); tests/run.sh installs it and runs this"]
-fn rsyslog_mmexternal_enriches_every_message_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir(d.join("work")).unwrap();
-    let registrations = repo("examples/registrations.jsonl");
-    let port = free_port();
-
-    // The Zeek dns.log imfile reads: the ATT&CK demo lines (a newly
-    // registered domain, a recently changed one, an expired one).
-    let zeek = std::fs::read_to_string(repo("examples/logs/rules-demo.ndjson")).unwrap();
-    let zeek: Vec<&str> = zeek.lines().filter(|l| !l.is_empty()).collect();
-    std::fs::write(d.join("dns.log"), zeek.join("\n") + "\n").unwrap();
-
-    // The shipped config, pointed at the test's files and port, offline.
+/// Start rsyslogd on the shipped config, pointed at `dir` (work directory,
+/// `dns.log` for imfile, `enriched.jsonl` out) and `port`, with mmexternal
+/// running `binary`; wait for its TCP input.
+fn start_rsyslogd(dir: &Path, port: u16, binary: &str) -> (Rsyslogd, TcpStream, PathBuf) {
+    let d = dir;
+    std::fs::create_dir_all(d.join("work")).unwrap();
     let shipped = std::fs::read_to_string(repo("integrations/rsyslog/domreg.conf")).unwrap();
-    let binary = format!(
-        "{} enrich --rsyslog --offline --registrations {} --now {NOW}",
-        env!("CARGO_BIN_EXE_domreg"),
-        registrations.display()
-    );
+    // mmexternal splits `binary=` on spaces.
     assert!(!binary.contains("  ") && !d.display().to_string().contains(' '));
     let mut conf = replace(
         &shipped,
         "/usr/local/bin/domreg enrich --rsyslog --max-wait 500 --cache /var/lib/domreg/cache.jsonl",
-        &binary,
+        binary,
         1,
     );
     conf = replace(
@@ -174,11 +160,10 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
 
     // Wait for the TCP input.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mut tcp = loop {
+    let tcp = loop {
         match TcpStream::connect(("127.0.0.1", port)) {
             Ok(s) => break s,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
+            Err(_) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(100));
             }
             Err(e) => panic!(
@@ -187,6 +172,45 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
             ),
         }
     };
+    (rsyslogd, tcp, out_path)
+}
+
+/// The lines of `path` once it has `n` of them (or after 30 s), as JSON.
+fn wait_for_lines(path: &Path, n: usize) -> (String, Vec<Value>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let read = || std::fs::read_to_string(path).unwrap_or_default();
+    while read().lines().count() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let text = read();
+    let values = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (text, values)
+}
+
+#[test]
+#[ignore = "needs rsyslogd (Debian's rsyslog); tests/run.sh installs it and runs this"]
+fn rsyslog_mmexternal_enriches_every_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let registrations = repo("examples/registrations.jsonl");
+    let port = free_port();
+
+    // The Zeek dns.log imfile reads: the ATT&CK demo lines (a newly
+    // registered domain, a recently changed one, an expired one).
+    let zeek = std::fs::read_to_string(repo("examples/logs/rules-demo.ndjson")).unwrap();
+    let zeek: Vec<&str> = zeek.lines().filter(|l| !l.is_empty()).collect();
+    std::fs::write(d.join("dns.log"), zeek.join("\n") + "\n").unwrap();
+
+    let binary = format!(
+        "{} enrich --rsyslog --offline --registrations {} --now {NOW}",
+        env!("CARGO_BIN_EXE_domreg"),
+        registrations.display()
+    );
+    let (rsyslogd, mut tcp, out_path) = start_rsyslogd(d, port, &binary);
 
     // (syslog header, message) pairs. BIND: the messages of the real
     // query-log sample (misses, skips, lines without a query; sent with one
@@ -242,19 +266,9 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
 
     // Every message, once.
     let total = udp_msgs.len() + tcp_msgs.len() + zeek.len();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let read_out = || std::fs::read_to_string(&out_path).unwrap_or_default();
-    while read_out().lines().count() < total && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let output = read_out();
+    let (output, outs) = wait_for_lines(&out_path, total);
     drop(tcp);
     drop(rsyslogd);
-    let outs: Vec<Value> = output
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
     assert_eq!(
         outs.len(),
         total,
@@ -478,6 +492,98 @@ fn rsyslog_protocol_live_lookups_reply_within_max_wait() {
     assert!(out.status.success());
     // Nothing but replies: rsyslog reads stderr through the same pipe.
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    drop(mock.stdin.take());
+    let _ = mock.wait();
+}
+
+/// The shipped config's own live command (`--max-wait 500 --cache FILE`)
+/// in a real rsyslogd, against rdap-mock: a lookup slower than --max-wait
+/// leaves as `pending` without holding up the messages behind it, and
+/// serves the messages after it; the cache file is written when rsyslog
+/// stops domreg (despite the empty environment mmexternal gives it).
+#[test]
+#[ignore = "needs rsyslogd (Debian's rsyslog); tests/run.sh installs it and runs this"]
+fn rsyslog_live_lookups_with_the_shipped_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (mut mock, bootstrap) = start_mock(
+        &serde_json::json!({"faults": [
+            {"domain": "google.com", "kind": "delay", "delay_ms": 3000, "times": 1}
+        ]}),
+        d,
+    );
+    std::fs::write(d.join("dns.log"), "").unwrap();
+    let cache = d.join("cache.jsonl");
+    // The shipped command, with the binary and the cache path replaced,
+    // plus what the loopback RDAP server needs.
+    let binary = format!(
+        "{} enrich --rsyslog --max-wait 500 --cache {} --bootstrap {} --allow-insecure-rdap --now {NOW}",
+        env!("CARGO_BIN_EXE_domreg"),
+        cache.display(),
+        bootstrap.display()
+    );
+    let port = free_port();
+    let (rsyslogd, mut tcp, out_path) = start_rsyslogd(d, port, &binary);
+    let query = |i: usize, name: &str| {
+        format!(
+            "<30>Nov 24 09:00:00 ns1 named[811]: client @0x1 10.0.0.{i}#5353 ({name}): query: {name} IN A + (10.0.0.53)"
+        )
+    };
+    // The slow one first, then two that are quick.
+    for (i, name) in ["www.google.com", "www.nic.xyz", "www.bbc.co.uk"]
+        .iter()
+        .enumerate()
+    {
+        writeln!(tcp, "{}", query(i, name)).unwrap();
+    }
+    tcp.flush().unwrap();
+    let (_, first) = wait_for_lines(&out_path, 3);
+    assert_eq!(first.len(), 3, "{first:?}");
+    let by_name = |outs: &[Value], name: &str| -> Value {
+        outs.iter()
+            .filter(|o| o["domreg"]["name"] == name)
+            .cloned()
+            .next_back()
+            .unwrap_or_else(|| panic!("{name} in {outs:?}"))
+    };
+    assert_eq!(
+        by_name(&first, "www.google.com")["domreg"]["lookup"],
+        "pending"
+    );
+    // Quick on loopback, but on a loaded machine they may take longer
+    // than --max-wait too.
+    for name in ["www.nic.xyz", "www.bbc.co.uk"] {
+        let lookup = &by_name(&first, name)["domreg"]["lookup"];
+        assert!(lookup == "hit" || lookup == "pending", "{name}: {lookup}");
+    }
+    // After the slow answer: the same domains are hits from the cache.
+    std::thread::sleep(Duration::from_secs(3));
+    for (i, name) in ["mail.google.com", "mail.nic.xyz", "news.bbc.co.uk"]
+        .iter()
+        .enumerate()
+    {
+        writeln!(tcp, "{}", query(10 + i, name)).unwrap();
+    }
+    tcp.flush().unwrap();
+    let (output, all) = wait_for_lines(&out_path, 6);
+    assert_eq!(all.len(), 6, "{output}");
+    for (name, domain) in [
+        ("mail.google.com", "google.com"),
+        ("mail.nic.xyz", "nic.xyz"),
+        ("news.bbc.co.uk", "bbc.co.uk"),
+    ] {
+        let later = by_name(&all, name);
+        assert_eq!(later["domreg"]["lookup"], "hit", "{later}");
+        assert_eq!(later["domreg"]["domain"], domain);
+        assert_eq!(later["domreg"]["registration"]["source"], "rdap");
+    }
+    drop(tcp);
+    drop(rsyslogd);
+    // rsyslog closed domreg's stdin; domreg saved its cache on the way out.
+    let saved = std::fs::read_to_string(&cache).unwrap_or_default();
+    for domain in ["\"google.com\"", "\"nic.xyz\"", "\"bbc.co.uk\""] {
+        assert!(saved.contains(domain), "{domain} in {saved}");
+    }
     drop(mock.stdin.take());
     let _ = mock.wait();
 }
