@@ -579,8 +579,17 @@ fn rsyslog_live_lookups_with_the_shipped_command() {
     }
     drop(tcp);
     drop(rsyslogd);
-    // rsyslog closed domreg's stdin; domreg saved its cache on the way out.
-    let saved = std::fs::read_to_string(&cache).unwrap_or_default();
+    // rsyslog closed domreg's stdin; domreg saves its cache on the way out
+    // (rsyslogd may exit before its child has finished).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut saved = String::new();
+    while Instant::now() < deadline {
+        saved = std::fs::read_to_string(&cache).unwrap_or_default();
+        if saved.contains("\"bbc.co.uk\"") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for domain in ["\"google.com\"", "\"nic.xyz\"", "\"bbc.co.uk\""] {
         assert!(saved.contains(domain), "{domain} in {saved}");
     }
