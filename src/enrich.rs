@@ -298,7 +298,7 @@ impl Enricher {
         now: DateTime<Utc>,
         out: &mut Vec<u8>,
     ) -> Outcome {
-        let outcome = self.enrich_inner(line, lookup, now, out);
+        let outcome = self.enrich_inner(line, lookup, now, out, false);
         if let Outcome::Passthrough(_) = outcome {
             out.extend_from_slice(line);
         }
@@ -306,12 +306,34 @@ impl Enricher {
         outcome
     }
 
+    /// The members domreg would add to `line`, without the event: append
+    /// `"domreg":{...}` and, when a rule points to an ATT&CK technique,
+    /// `,"threat":{...}` to `out` (no braces around them, no newline), the
+    /// same bytes [`Enricher::render_line`] splices into the event. For
+    /// hosts that keep the event themselves and take the enrichment as
+    /// separate fields (rsyslog's `mmexternal` sets them as message
+    /// variables). The `threat` is domreg's own, not merged with one the
+    /// event may carry. Appends nothing for a line it would pass through.
+    /// Does not count: see [`Enricher::record`].
+    pub fn render_members(
+        &mut self,
+        line: &[u8],
+        lookup: &mut dyn Lookup,
+        now: DateTime<Utc>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        self.enrich_inner(line, lookup, now, out, true)
+    }
+
+    /// Render `line`: the whole event, or with `members_only` just the
+    /// members ([`Enricher::render_members`]).
     fn enrich_inner(
         &mut self,
         line: &[u8],
         lookup: &mut dyn Lookup,
         now: DateTime<Utc>,
         out: &mut Vec<u8>,
+        members_only: bool,
     ) -> Outcome {
         if line.len() > self.max_line_bytes {
             return Outcome::Passthrough(PassReason::Oversized);
@@ -414,7 +436,10 @@ impl Enricher {
             }
         };
 
-        let result = if is_json {
+        let result = if members_only {
+            push_members(out, &member, threat.as_deref());
+            Ok(Splice::default())
+        } else if is_json {
             self.splice_json(text, &member, threat, out)
         } else {
             write_text_event(text, &member, threat, out);
@@ -791,6 +816,37 @@ mod tests {
             "07-Apr-2022 client 192.168.0.1#57398 UDP: query: a1.young.com IN A response: NOERROR"
         );
         assert_eq!(v["domreg"]["domain"], "young.com");
+    }
+
+    #[test]
+    fn members_are_the_spliced_bytes() {
+        for line in [
+            r#"{"@timestamp":"2026-11-22T00:00:00Z","dns":{"question":{"name":"a.young.com"}}}"#,
+            "07-Apr-2022 client 192.168.0.1#57398 UDP: query: a1.young.com IN A response: NOERROR",
+            r#"{"uid":"C","query":"unknown.org"}"#,
+        ] {
+            let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+            let mut members = Vec::new();
+            let o = e.render_members(line.as_bytes(), &mut source(), now(), &mut members);
+            assert!(matches!(o, Outcome::Enriched(_)), "{o:?}");
+            assert_eq!(e.stats().lines_in, 0);
+            let (full, _) = run(line);
+            let members = String::from_utf8(members).unwrap();
+            assert!(members.starts_with("\"domreg\":{"), "{members}");
+            assert!(full.ends_with(&format!("{members}}}\n")), "{full}");
+            let v: Value = serde_json::from_str(&format!("{{{members}}}")).unwrap();
+            let f: Value = serde_json::from_str(&full).unwrap();
+            assert_eq!(v["domreg"], f["domreg"]);
+            assert_eq!(v.get("threat"), f.get("threat"));
+        }
+        // Nothing for a line that passes through.
+        let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+        let mut members = Vec::new();
+        for line in ["{\"a\":1}", "just text", "{bad"] {
+            let o = e.render_members(line.as_bytes(), &mut source(), now(), &mut members);
+            assert!(matches!(o, Outcome::Passthrough(_)), "{o:?}");
+        }
+        assert!(members.is_empty());
     }
 
     #[test]

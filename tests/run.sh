@@ -78,3 +78,7 @@ step "fuzz smoke: every cargo-fuzz target for 20 s (nightly toolchain + cargo-fu
 rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 SECS=20 bash fuzz/run.sh
+
+step "integrations: a real rsyslogd (Debian's rsyslog) running integrations/rsyslog/domreg.conf with domreg enrich --rsyslog"
+command -v rsyslogd >/dev/null || { apt-get update -qq && apt-get install -y -qq rsyslog; }
+cargo test --test rsyslog --locked -- --ignored

@@ -119,9 +119,15 @@ impl Lookup for Overload {
     }
 }
 
+/// How the pipeline turns a line into the bytes it writes (with the
+/// line's `\n`): [`Enricher::render_line`] by default; see
+/// [`Pipeline::with_render`]. Must not count ([`Enricher::record`] does).
+pub type Render = fn(&mut Enricher, &[u8], &mut dyn Lookup, DateTime<Utc>, &mut Vec<u8>) -> Outcome;
+
 /// Runs the stream.
 pub struct Pipeline<'a, W: Write> {
     enricher: &'a mut Enricher,
+    render: Render,
     service: Arc<LookupService>,
     out: W,
     config: PipelineConfig,
@@ -144,6 +150,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
     ) -> Self {
         Pipeline {
             enricher,
+            render: Enricher::render_line,
             service,
             out,
             config,
@@ -159,6 +166,14 @@ impl<'a, W: Write> Pipeline<'a, W> {
             stats: PipelineStats::default(),
             scratch: Vec::new(),
         }
+    }
+
+    /// Write each line as `render` renders it instead of the enriched
+    /// event: one output line per input line still, in the same order and
+    /// with the same waits (e.g. rsyslog's replies, `domreg enrich --rsyslog`).
+    pub fn with_render(mut self, render: Render) -> Self {
+        self.render = render;
+        self
     }
 
     /// Counters so far.
@@ -247,7 +262,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
         let (outcome, wanted) = {
             let mut cache = self.service.cache();
             let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
-            let outcome = self.enricher.render_line(&line, &mut lookup, now, &mut buf);
+            let outcome = (self.render)(self.enricher, &line, &mut lookup, now, &mut buf);
             (outcome, lookup.into_wanted())
         };
         let pending = outcome.lookup() == Some(LookupKind::Pending);
@@ -264,9 +279,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
         match next {
             Next::Overload => {
                 buf.clear();
-                let outcome = self
-                    .enricher
-                    .render_line(&line, &mut Overload, now, &mut buf);
+                let outcome = (self.render)(self.enricher, &line, &mut Overload, now, &mut buf);
                 self.stats.overloaded += 1;
                 self.ready(buf, outcome)?;
             }
@@ -276,7 +289,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
                 let outcome = {
                     let mut cache = self.service.cache();
                     let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
-                    self.enricher.render_line(&line, &mut lookup, now, &mut buf)
+                    (self.render)(self.enricher, &line, &mut lookup, now, &mut buf)
                 };
                 self.ready(buf, outcome)?;
             }
@@ -369,7 +382,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
         let outcome = {
             let mut cache = self.service.cache();
             let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
-            self.enricher.render_line(&line, &mut lookup, now, &mut buf)
+            (self.render)(self.enricher, &line, &mut lookup, now, &mut buf)
         };
         self.enricher.record(outcome);
         if self.config.ordered {

@@ -130,6 +130,18 @@ pub struct EnrichArgs {
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Speak rsyslog's mmexternal protocol (`interface.input="fulljson"`):
+    /// read one rsyslog message as JSON per line on stdin, enrich its `msg`
+    /// (a text log line, or a JSON event), and answer each message at once
+    /// with one line: `{"$!":{"domreg":{...},"threat":{...}}}` (the members
+    /// `enrich` would add, as message variables), or `{}` when there is
+    /// nothing to add. Replies keep input order and are flushed one by one;
+    /// a live lookup delays a reply by at most --max-wait. Implies --quiet
+    /// and no log messages (rsyslog reads domreg's stderr as replies too).
+    /// See integrations/README.md.
+    #[arg(long, conflicts_with_all = ["files", "output", "unordered"])]
+    pub rsyslog: bool,
 }
 
 /// `domreg lookup`.

@@ -317,7 +317,14 @@ pub fn enrich_live(
         let failed = Arc::clone(&failed);
         // A plain thread: reading stdin blocks, and must not hold up the runtime.
         let progress = progress.clone();
-        std::thread::spawn(move || read_inputs(&inputs, cap, &tx, &failed, &progress));
+        let rsyslog = args.rsyslog;
+        std::thread::spawn(move || {
+            if rsyslog {
+                crate::rsyslog::read_stdin(cap, &tx);
+            } else {
+                read_inputs(&inputs, cap, &tx, &failed, &progress);
+            }
+        });
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     runtime.spawn(async move {
@@ -335,7 +342,10 @@ pub fn enrich_live(
         Some(t) => Box::new(move || t),
         None => Box::new(Utc::now),
     };
-    let pipeline = Pipeline::new(enricher, Arc::clone(&service), out, pipeline_config, clock);
+    let mut pipeline = Pipeline::new(enricher, Arc::clone(&service), out, pipeline_config, clock);
+    if args.rsyslog {
+        pipeline = pipeline.with_render(crate::rsyslog::render_reply);
+    }
     let result = runtime.block_on(pipeline.run(rx, stop_rx));
     let (mut out, pipeline_stats) = result.context("writing output")?;
     out.flush().context("writing output")?;

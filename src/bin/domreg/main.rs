@@ -7,9 +7,10 @@
 mod cli;
 mod lines;
 mod live;
+mod rsyslog;
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -31,8 +32,16 @@ use lines::Line;
 const FLUSH_AT: usize = 64 * 1024;
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // rsyslog reads the stderr of `enrich --rsyslog` as replies: no logs there.
+    let silent = matches!(&cli.command, Command::Enrich(a) if a.rsyslog);
+    let writer = if silent {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(io::sink)
+    } else {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(io::stderr)
+    };
     tracing_subscriber::fmt()
-        .with_writer(io::stderr)
+        .with_writer(writer)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DOMREG_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -42,7 +51,6 @@ fn main() -> ExitCode {
         // must not carry escape sequences.
         .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Enrich(args) => enrich(*args),
         Command::Lookup(args) => live::lookup(&args).map(|ok| {
@@ -80,7 +88,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn enrich(args: EnrichArgs) -> Result<ExitCode> {
+fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
+    args.quiet |= args.rsyslog;
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -105,6 +114,10 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
         load_registrations(&mut snapshot, path)?;
     }
 
+    if args.rsyslog && args.offline {
+        rsyslog::run_offline(&mut enricher, &mut snapshot, fixed_now)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if !args.offline {
         let out: Box<dyn Write + Send> = match &args.output {
             Some(path) => Box::new(
@@ -161,7 +174,10 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
     let mut failed = false;
     for input in &inputs {
         let result = if input == Path::new("-") {
-            run.stream(&mut io::stdin().lock(), &mut out)
+            run.stream(
+                &mut BufReader::with_capacity(256 * 1024, io::stdin()),
+                &mut out,
+            )
         } else {
             match File::open(input) {
                 Ok(f) => run.stream(&mut BufReader::with_capacity(256 * 1024, f), &mut out),
@@ -247,7 +263,15 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn stream(&mut self, r: &mut impl BufRead, w: &mut impl Write) -> Result<(), StreamError> {
+    /// Enrich every line of `r` to `w`. Output is written in blocks, and
+    /// flushed whenever the input has nothing more buffered (before a read
+    /// that may block), so a consumer reading a pipe (Fluentd's exec_filter)
+    /// gets each event at once rather than when the next ones arrive.
+    fn stream<R: Read>(
+        &mut self,
+        r: &mut BufReader<R>,
+        w: &mut impl Write,
+    ) -> Result<(), StreamError> {
         let cap = self.enricher.max_line_bytes();
         let mut line = Vec::new();
         let mut out = Vec::with_capacity(FLUSH_AT * 2);
@@ -276,9 +300,13 @@ impl Run<'_> {
                     self.enricher.record_passthrough(PassReason::Oversized);
                 }
             }
-            if out.len() >= FLUSH_AT {
+            let idle = r.buffer().is_empty();
+            if out.len() >= FLUSH_AT || idle {
                 w.write_all(&out).map_err(StreamError::Write)?;
                 out.clear();
+                if idle {
+                    w.flush().map_err(StreamError::Write)?;
+                }
                 self.progress.inc(since_tick);
                 since_tick = 0;
             }
