@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::cache::CacheLookup;
-use crate::enrich::{Enricher, Lookup, LookupResult, Outcome, PassReason};
+use crate::enrich::{Enricher, Lookup, LookupResult, Outcome, PassReason, Stats};
 use crate::live::service::{Ensure, LookupService};
 use crate::output::LookupKind;
 
@@ -129,7 +129,15 @@ pub struct Pipeline<'a, W: Write> {
     window: Window,
     stats: PipelineStats,
     scratch: Vec<u8>,
+    observer: Option<Observer<'a>>,
+    observed: Instant,
 }
+
+/// Called with the counters now and then (see [`Pipeline::observe`]).
+pub type Observer<'a> = Box<dyn FnMut(&Stats, &PipelineStats) + Send + 'a>;
+
+/// Least time between two calls of the observer.
+const OBSERVE_EVERY: Duration = Duration::from_millis(200);
 
 impl<'a, W: Write> Pipeline<'a, W> {
     /// A pipeline writing to `out`. `clock` gives the processing time for
@@ -158,6 +166,25 @@ impl<'a, W: Write> Pipeline<'a, W> {
             },
             stats: PipelineStats::default(),
             scratch: Vec::new(),
+            observer: None,
+            observed: Instant::now(),
+        }
+    }
+
+    /// Call `f` with the enricher's and the pipeline's counters whenever
+    /// the output is flushed (at most every 200 ms) and at the end: for a
+    /// caller that reports them while the stream runs (metrics).
+    pub fn observe(mut self, f: Observer<'a>) -> Self {
+        self.observer = Some(f);
+        self
+    }
+
+    fn report(&mut self, force: bool) {
+        if let Some(f) = &mut self.observer
+            && (force || self.observed.elapsed() >= OBSERVE_EVERY)
+        {
+            f(self.enricher.stats(), &self.stats);
+            self.observed = Instant::now();
         }
     }
 
@@ -233,9 +260,11 @@ impl<'a, W: Write> Pipeline<'a, W> {
             self.stats.window_peak = self.stats.window_peak.max(self.window.slots.len());
             if input.is_empty() {
                 self.out.flush()?;
+                self.report(false);
             }
         }
         self.out.flush()?;
+        self.report(true);
         Ok((self.out, self.stats))
     }
 

@@ -5,8 +5,10 @@
 //! 2 for a usage or configuration error.
 
 mod cli;
+mod follow;
 mod lines;
 mod live;
+mod serve;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
@@ -24,7 +26,7 @@ use domreg::snapshot::Snapshot;
 use domreg::{Registration, rdap};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use cli::{Cli, Command, EnrichArgs};
+use cli::{Cli, Command, CommonArgs, EnrichArgs};
 use lines::Line;
 
 /// Flush the output buffer when it grows past this.
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Enrich(args) => enrich(*args),
+        Command::Serve(args) => serve::serve(*args),
         Command::Lookup(args) => live::lookup(&args).map(|ok| {
             if ok {
                 ExitCode::SUCCESS
@@ -80,7 +83,18 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn enrich(args: EnrichArgs) -> Result<ExitCode> {
+/// What `enrich` and `serve` build from the shared options.
+pub(crate) struct Prepared {
+    pub enricher: Enricher,
+    pub snapshot: Snapshot,
+    pub fixed_now: Option<DateTime<Utc>>,
+    /// What the enricher was built from, to build more (`serve --http`).
+    pub config: Config,
+    pub choice: FormatChoice,
+}
+
+/// The enricher, the --registrations records and --now from the options.
+pub(crate) fn prepare(args: &CommonArgs) -> Result<Prepared> {
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -98,11 +112,30 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
         .map(|s| rdap::parse_date(s).ok_or_else(|| anyhow!("--now: not a time: {s:?}")))
         .transpose()?;
     let choice = args.format.map_or(FormatChoice::Auto, FormatChoice::Only);
-    let mut enricher = Enricher::new(&config, choice, &args.fields)?;
+    let enricher = Enricher::new(&config, choice, &args.fields)?;
 
     let mut snapshot = Snapshot::new();
     for path in &args.registrations {
         load_registrations(&mut snapshot, path)?;
+    }
+    Ok(Prepared {
+        enricher,
+        snapshot,
+        fixed_now,
+        config,
+        choice,
+    })
+}
+
+fn enrich(args: EnrichArgs) -> Result<ExitCode> {
+    let Prepared {
+        mut enricher,
+        mut snapshot,
+        fixed_now,
+        ..
+    } = prepare(&args.common)?;
+    if args.follow && args.files.len() != 1 {
+        bail!("--follow takes exactly one FILE");
     }
 
     if !args.offline {
@@ -151,6 +184,19 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
         None => Box::new(io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(FLUSH_AT, out);
+    if args.follow
+        && let Some(path) = inputs.first()
+    {
+        follow::run_offline(
+            path,
+            args.from_start,
+            &mut enricher,
+            &mut snapshot,
+            fixed_now,
+            &mut out,
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let progress = progress_bar(&inputs, args.quiet);
     let mut run = Run {
         enricher: &mut enricher,
