@@ -130,14 +130,10 @@ pub struct Pipeline<'a, W: Write> {
     stats: PipelineStats,
     scratch: Vec<u8>,
     observer: Option<Observer<'a>>,
-    observed: Instant,
 }
 
 /// Called with the counters now and then (see [`Pipeline::observe`]).
 pub type Observer<'a> = Box<dyn FnMut(&Stats, &PipelineStats) + Send + 'a>;
-
-/// Least time between two calls of the observer.
-const OBSERVE_EVERY: Duration = Duration::from_millis(200);
 
 impl<'a, W: Write> Pipeline<'a, W> {
     /// A pipeline writing to `out`. `clock` gives the processing time for
@@ -167,24 +163,20 @@ impl<'a, W: Write> Pipeline<'a, W> {
             stats: PipelineStats::default(),
             scratch: Vec::new(),
             observer: None,
-            observed: Instant::now(),
         }
     }
 
     /// Call `f` with the enricher's and the pipeline's counters whenever
-    /// the output is flushed (at most every 200 ms) and at the end: for a
-    /// caller that reports them while the stream runs (metrics).
+    /// the output is flushed (when no input is waiting) and at the end: for
+    /// a caller that reports them while the stream runs (metrics).
     pub fn observe(mut self, f: Observer<'a>) -> Self {
         self.observer = Some(f);
         self
     }
 
-    fn report(&mut self, force: bool) {
-        if let Some(f) = &mut self.observer
-            && (force || self.observed.elapsed() >= OBSERVE_EVERY)
-        {
+    fn report(&mut self) {
+        if let Some(f) = &mut self.observer {
             f(self.enricher.stats(), &self.stats);
-            self.observed = Instant::now();
         }
     }
 
@@ -260,11 +252,11 @@ impl<'a, W: Write> Pipeline<'a, W> {
             self.stats.window_peak = self.stats.window_peak.max(self.window.slots.len());
             if input.is_empty() {
                 self.out.flush()?;
-                self.report(false);
+                self.report();
             }
         }
         self.out.flush()?;
-        self.report(true);
+        self.report();
         Ok((self.out, self.stats))
     }
 

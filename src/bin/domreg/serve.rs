@@ -18,7 +18,7 @@
 //!   buffer (the last `--resend-bytes`) before it is written; after a broken
 //!   connection the resend buffer is written again first (at least once).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::io::{self, BufReader, Read, Write};
@@ -177,7 +177,13 @@ impl OutQueue {
     fn push(&self, chunk: Chunk, metrics: &Metrics) -> bool {
         let mut st = lock(&self.state);
         let mut counted = false;
-        while (st.events >= self.cap_events || st.bytes >= QUEUE_BYTES) && !st.aborted {
+        // Full: the chunk would pass a bound (a chunk alone may, when the
+        // queue is empty, or nothing would ever move).
+        while !st.chunks.is_empty()
+            && (st.events + chunk.events > self.cap_events
+                || st.bytes + chunk.bytes.len() > QUEUE_BYTES)
+            && !st.aborted
+        {
             if !counted {
                 metrics.queue_full.fetch_add(1, Ordering::Relaxed);
                 counted = true;
@@ -244,8 +250,6 @@ impl OutQueue {
 struct Shared {
     metrics: Metrics,
     queue: OutQueue,
-    /// Shutdown hooks of the open connections (they stop their reads).
-    conns: Mutex<HashMap<u64, Box<dyn Fn() + Send>>>,
     next_conn: AtomicU64,
     /// Set at shutdown: connection readers see the end of their input.
     stopping: AtomicBool,
@@ -253,6 +257,10 @@ struct Shared {
     /// line are not interleaved with other connections' lines, and so that
     /// `stamps` are in channel order.
     send: Mutex<SendState>,
+    /// (events sent up to and including a batch, its size, when it was
+    /// read), for the latency histogram: output line k is input line k (in
+    /// ordered mode). Pushed under `send`, so in channel order.
+    stamps: Mutex<VecDeque<(u64, u64, Instant)>>,
     /// Events the writer has put into the queue.
     written: AtomicU64,
     service: Option<Arc<LookupService>>,
@@ -269,9 +277,6 @@ struct Shared {
 struct SendState {
     /// Events sent into the pipeline so far.
     sent: u64,
-    /// (events sent including a batch, when it was read), for the latency
-    /// histogram: output line k is input line k (in ordered mode).
-    stamps: VecDeque<(u64, u64, Instant)>,
 }
 
 impl Shared {
@@ -316,13 +321,10 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             ready: Notify::new(),
             cap_events: args.buffer_events.max(1) as u64,
         },
-        conns: Mutex::new(HashMap::new()),
         next_conn: AtomicU64::new(0),
         stopping: AtomicBool::new(false),
-        send: Mutex::new(SendState {
-            sent: 0,
-            stamps: VecDeque::new(),
-        }),
+        send: Mutex::new(SendState { sent: 0 }),
+        stamps: Mutex::new(VecDeque::new()),
         written: AtomicU64::new(0),
         service: env.as_ref().map(|e| Arc::clone(&e.service)),
         snapshot,
@@ -349,6 +351,34 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         None => None,
     };
 
+    let mut names = Vec::new();
+    for l in &listeners {
+        names.push(match l {
+            Listener::Tcp(t) => t
+                .local_addr()
+                .map_or_else(|_| "tcp://?".into(), |a| format!("tcp://{a}")),
+            Listener::Unix(_) => String::new(),
+        });
+    }
+    for (name, ep) in names.iter_mut().zip(&args.listen) {
+        if name.is_empty() {
+            *name = ep.to_string();
+        }
+    }
+    let http_name = http
+        .as_ref()
+        .and_then(|h| h.local_addr().ok())
+        .map_or_else(String::new, |a| format!("; http {a}"));
+    // One line a supervisor (or a test) can read: the bound addresses
+    // (useful with port 0).
+    eprintln!(
+        "domreg serve: listening on {}{http_name}; forwarding to {}",
+        names.join(", "),
+        args.forward
+            .as_ref()
+            .map_or_else(|| "stdout".to_string(), Endpoint::to_string)
+    );
+
     let (stop_tx, stop_rx) = watch::channel(false);
     {
         let shared = Arc::clone(&shared);
@@ -357,9 +387,6 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             tracing::info!("stopping: no new connections; forwarding what was read");
             shared.stopping.store(true, Ordering::SeqCst);
             let _ = stop_tx.send(true);
-            for stop in lock(&shared.conns).values() {
-                stop();
-            }
             live::wait_for_signal().await;
             eprintln!("domreg: second signal: exiting now");
             std::process::exit(1);
@@ -405,9 +432,13 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             Err(_) => bail!("the processing thread failed"),
         }
     }
-    if let Some(env) = &env {
-        env.save_cache();
-    }
+    let entries = match &env {
+        Some(env) => {
+            env.save_cache();
+            env.service.cache().len()
+        }
+        None => shared.snapshot.as_ref().map_or(0, |s| lock(s).len()),
+    };
     for ep in &args.listen {
         if let Endpoint::Unix(path) = ep {
             let _ = std::fs::remove_file(path);
@@ -419,6 +450,22 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     if let Some(rt) = own_runtime {
         rt.shutdown_background();
+    }
+    let m = &shared.metrics;
+    if !args.common.quiet {
+        eprintln!(
+            "domreg serve: {} events read ({} tcp, {} unix, {} http), {} forwarded, {} sent again after reconnects, {} connections",
+            m.events_in_tcp.load(Ordering::Relaxed)
+                + m.events_in_unix.load(Ordering::Relaxed)
+                + m.events_in_http.load(Ordering::Relaxed),
+            m.events_in_tcp.load(Ordering::Relaxed),
+            m.events_in_unix.load(Ordering::Relaxed),
+            m.events_in_http.load(Ordering::Relaxed),
+            m.forwarded.load(Ordering::Relaxed),
+            m.resent.load(Ordering::Relaxed),
+            m.conns_total.load(Ordering::Relaxed),
+        );
+        eprint!("{}", crate::summary(&lock(&m.stream_stats), entries));
     }
     if undelivered > 0 {
         eprintln!(
@@ -490,19 +537,9 @@ async fn accept_loop(
             }
         };
         let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-        let stopper = match conn.stopper() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("connection: {e}");
-                continue;
-            }
-        };
-        lock(&shared.conns).insert(id, stopper);
-        if shared.stopping.load(Ordering::SeqCst) {
-            // The stop signal came between the accept and the insert.
-            if let Some(s) = lock(&shared.conns).get(&id) {
-                s();
-            }
+        if let Err(e) = conn.prepare() {
+            tracing::warn!("connection: {e}");
+            continue;
         }
         shared.metrics.conns_open.fetch_add(1, Ordering::Relaxed);
         shared.metrics.conns_total.fetch_add(1, Ordering::Relaxed);
@@ -518,7 +555,6 @@ async fn accept_loop(
                 shared.metrics.err_read.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("connection {id}: {e}");
             }
-            lock(&shared.conns).remove(&id);
             shared.metrics.conns_open.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -530,30 +566,27 @@ enum Conn {
     Unix(std::os::unix::net::UnixStream),
 }
 
+/// How often a reading thread checks for shutdown while its connection is idle.
+const READ_TICK: Duration = Duration::from_millis(200);
+
 impl Conn {
-    /// A hook that ends the connection's reads (at shutdown).
-    fn stopper(&self) -> io::Result<Box<dyn Fn() + Send>> {
-        Ok(match self {
+    /// Blocking reads that wake up every [`READ_TICK`].
+    fn prepare(&self) -> io::Result<()> {
+        match self {
             Conn::Tcp(s) => {
                 s.set_nonblocking(false)?;
-                let s = s.try_clone()?;
-                Box::new(move || {
-                    let _ = s.shutdown(std::net::Shutdown::Read);
-                })
+                s.set_read_timeout(Some(READ_TICK))
             }
             Conn::Unix(s) => {
                 s.set_nonblocking(false)?;
-                let s = s.try_clone()?;
-                Box::new(move || {
-                    let _ = s.shutdown(std::net::Shutdown::Read);
-                })
+                s.set_read_timeout(Some(READ_TICK))
             }
-        })
+        }
     }
 }
 
-/// The connection's bytes until it ends, or until shutdown (then it ends
-/// at once: bytes not read yet are not read).
+/// The connection's bytes, until it ends or, at shutdown, until it has
+/// been idle for [`READ_TICK`].
 struct ConnReader<'a> {
     conn: Conn,
     stopping: &'a AtomicBool,
@@ -561,12 +594,25 @@ struct ConnReader<'a> {
 
 impl Read for ConnReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.stopping.load(Ordering::SeqCst) {
-            return Ok(0);
-        }
-        match &mut self.conn {
-            Conn::Tcp(s) => s.read(buf),
-            Conn::Unix(s) => s.read(buf),
+        loop {
+            let r = match &mut self.conn {
+                Conn::Tcp(s) => s.read(buf),
+                Conn::Unix(s) => s.read(buf),
+            };
+            match r {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if self.stopping.load(Ordering::SeqCst) {
+                        return Ok(0);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
         }
     }
 }
@@ -582,6 +628,7 @@ fn read_conn(
         conn,
         stopping: &shared.stopping,
     };
+    let mut last_round = false;
     let mut r = BufReader::with_capacity(64 * 1024, reader);
     let cap = shared.config.input.max_line_bytes;
     let mut buf = Vec::new();
@@ -591,7 +638,7 @@ fn read_conn(
         let mut st = lock(&shared.send);
         st.sent += n;
         let sent = st.sent;
-        st.stamps.push_back((sent, n, Instant::now()));
+        lock(&shared.stamps).push_back((sent, n, Instant::now()));
         counter.fetch_add(n, Ordering::Relaxed);
         tx.blocking_send(Input::Lines(batch)).is_ok()
     };
@@ -617,13 +664,28 @@ fn read_conn(
                 }
                 st.sent += 1;
                 let sent = st.sent;
-                st.stamps.push_back((sent, 1, Instant::now()));
+                lock(&shared.stamps).push_back((sent, 1, Instant::now()));
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         }
         let flush = batch.len() >= BATCH_LINES || (!batch.is_empty() && r.buffer().is_empty());
         if flush && !send_batch(std::mem::take(&mut batch)) {
             return Ok(());
+        }
+        // At shutdown: finish the line being read and the complete lines
+        // already read, then stop reading.
+        if shared.stopping.load(Ordering::SeqCst) {
+            if last_round || r.buffer().is_empty() {
+                while memchr::memchr(b'\n', r.buffer()).is_some() {
+                    if let Some(Line::Complete) = lines::next_line(&mut r, &mut buf, cap)? {
+                        batch.push(std::mem::take(&mut buf));
+                    }
+                }
+                break;
+            }
+            if memchr::memchr(b'\n', r.buffer()).is_none() {
+                last_round = true;
+            }
         }
     }
     if !batch.is_empty() {
@@ -699,8 +761,8 @@ impl QueueWriter<'_> {
         }
         let written = self.shared.written.fetch_add(events, Ordering::Relaxed) + events;
         let now = Instant::now();
-        let mut st = lock(&self.shared.send);
-        while let Some(&(upto, n, at)) = st.stamps.front() {
+        let mut stamps = lock(&self.shared.stamps);
+        while let Some(&(upto, n, at)) = stamps.front() {
             if upto > written {
                 break;
             }
@@ -708,7 +770,7 @@ impl QueueWriter<'_> {
                 .metrics
                 .latency
                 .observe_n(now.duration_since(at), n);
-            st.stamps.pop_front();
+            stamps.pop_front();
         }
         Ok(())
     }
@@ -787,7 +849,6 @@ fn process_offline(
         return Ok(());
     };
     let mut buf = Vec::new();
-    let mut observed = Instant::now();
     while let Some(input) = rx.blocking_recv() {
         match input {
             Input::Lines(lines) => {
@@ -807,10 +868,7 @@ fn process_offline(
         }
         if rx.is_empty() {
             out.flush()?;
-            if observed.elapsed() >= Duration::from_millis(200) {
-                *lock(&shared.metrics.stream_stats) = enricher.stats().clone();
-                observed = Instant::now();
-            }
+            *lock(&shared.metrics.stream_stats) = enricher.stats().clone();
         }
     }
     out.flush()
