@@ -64,7 +64,9 @@ fn check_graph(cfg: &Value) {
     }
     for kind in ["transforms", "sinks"] {
         for (id, c) in cfg[kind].as_object().unwrap() {
-            let inputs = c["inputs"].as_array().unwrap_or_else(|| panic!("{id}: inputs"));
+            let inputs = c["inputs"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{id}: inputs"));
             assert!(!inputs.is_empty(), "{id}");
             for i in inputs {
                 assert!(
@@ -114,7 +116,11 @@ fn serve_loop_agrees_with_domreg_serve() {
     // The command line in the file's comment.
     let command = text
         .lines()
-        .find_map(|l| l.trim_start_matches('#').trim().strip_prefix("domreg serve "))
+        .find_map(|l| {
+            l.trim_start_matches('#')
+                .trim()
+                .strip_prefix("domreg serve ")
+        })
         .unwrap();
     let args: Vec<&str> = command.split_whitespace().collect();
     let flag = |name: &str| {
@@ -146,10 +152,16 @@ fn serve_loop_agrees_with_domreg_serve() {
     // ... and its socket sink: the events as the `parse` remap leaves them.
     let mut up = TcpStream::connect(sink_addr).unwrap();
     writeln!(up, "{}", zeek("C1", "2013-09-20T10:04:11Z", "www.nic.xyz")).unwrap();
-    writeln!(up, "{}", zeek("C2", "2025-01-01T00:00:00Z", "www.google.com")).unwrap();
+    writeln!(
+        up,
+        "{}",
+        zeek("C2", "2025-01-01T00:00:00Z", "www.google.com")
+    )
+    .unwrap();
     drop(up);
     let (conn, _) = downstream.accept().unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut lines = BufReader::new(conn).lines();
     let mut score = |uid: &str| {
         let v: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
@@ -201,7 +213,10 @@ fn exec_follow_runs_as_configured() {
     let log = dir.path().join("dns.log");
     std::fs::write(&log, "").unwrap();
     let mut args = command[1..].to_vec();
-    for (flag, path) in [("--follow", &log), ("--cache", &dir.path().join("cache.jsonl"))] {
+    for (flag, path) in [
+        ("--follow", &log),
+        ("--cache", &dir.path().join("cache.jsonl")),
+    ] {
         let i = args.iter().position(|a| a == flag).unwrap();
         args[i + 1] = path.display().to_string();
     }

@@ -408,7 +408,6 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         handle.spawn(http_server(
             http,
             Arc::clone(&shared),
-            stop_rx.clone(),
             input_depth.downgrade(),
         ));
     }
@@ -1106,21 +1105,19 @@ type Body = Full<Bytes>;
 async fn http_server(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
     input: mpsc::WeakSender<Input>,
 ) {
     let input = Arc::new(input);
     loop {
-        let (stream, _) = tokio::select! {
-            _ = stopped(&mut stop) => return,
-            r = listener.accept() => match r {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("--http accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        // Kept open during shutdown (/healthz says 503, /metrics shows the
+        // drain); it ends with the process.
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("--http accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let shared = Arc::clone(&shared);
         let input = Arc::clone(&input);
