@@ -26,6 +26,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --locked
 step "doc tests"
 cargo test --doc --locked
 
+step "serve: python3 with yaml (tests/vector_config.rs parses vector-config/*.yaml with it)"
+python3 -c 'import yaml' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-yaml; }
+
 step "unit and integration tests"
 cargo test --workspace --all-targets --locked
 

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::cache::CacheLookup;
-use crate::enrich::{Enricher, Lookup, LookupResult, Outcome, PassReason};
+use crate::enrich::{Enricher, Lookup, LookupResult, Outcome, PassReason, Stats};
 use crate::live::service::{Ensure, LookupService};
 use crate::output::LookupKind;
 
@@ -135,7 +135,11 @@ pub struct Pipeline<'a, W: Write> {
     window: Window,
     stats: PipelineStats,
     scratch: Vec<u8>,
+    observer: Option<Observer<'a>>,
 }
+
+/// Called with the counters now and then (see [`Pipeline::observe`]).
+pub type Observer<'a> = Box<dyn FnMut(&Stats, &PipelineStats) + Send + 'a>;
 
 impl<'a, W: Write> Pipeline<'a, W> {
     /// A pipeline writing to `out`. `clock` gives the processing time for
@@ -165,6 +169,21 @@ impl<'a, W: Write> Pipeline<'a, W> {
             },
             stats: PipelineStats::default(),
             scratch: Vec::new(),
+            observer: None,
+        }
+    }
+
+    /// Call `f` with the enricher's and the pipeline's counters whenever
+    /// the output is flushed (when no input is waiting) and at the end: for
+    /// a caller that reports them while the stream runs (metrics).
+    pub fn observe(mut self, f: Observer<'a>) -> Self {
+        self.observer = Some(f);
+        self
+    }
+
+    fn report(&mut self) {
+        if let Some(f) = &mut self.observer {
+            f(self.enricher.stats(), &self.stats);
         }
     }
 
@@ -248,9 +267,11 @@ impl<'a, W: Write> Pipeline<'a, W> {
             self.stats.window_peak = self.stats.window_peak.max(self.window.slots.len());
             if input.is_empty() {
                 self.out.flush()?;
+                self.report();
             }
         }
         self.out.flush()?;
+        self.report();
         Ok((self.out, self.stats))
     }
 

@@ -23,6 +23,18 @@ pub enum Command {
     /// the closing brace; text events become {"message": "<line>", ...}.
     /// Lines that cannot be enriched are written back unchanged and counted.
     Enrich(Box<EnrichArgs>),
+    /// Run as a network service: read events from --listen, enrich them,
+    /// forward them to --forward (see docs/serve.md).
+    ///
+    /// Reads newline-delimited events (JSON, or the text formats enrich
+    /// reads) from any number of TCP or Unix-socket connections, and
+    /// writes one enriched line per event to --forward, reconnecting with
+    /// backoff and holding events in a bounded buffer while it is away
+    /// (reading pauses when the buffer is full). Delivery is at least once:
+    /// after a broken connection the last --resend-bytes are sent again.
+    /// SIGTERM or SIGINT: stop accepting, forward what was read, save the
+    /// cache, exit 0.
+    Serve(Box<ServeArgs>),
     /// Look domains up over RDAP now and print their registration records.
     ///
     /// One JSON line per DOMAIN (any name: its registered domain is looked
@@ -64,6 +76,43 @@ pub struct EnrichArgs {
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: Option<PathBuf>,
 
+    /// Follow the one FILE as `tail -F` does: start at its end, keep
+    /// reading lines appended to it, and reopen it when it is rotated
+    /// (renamed and recreated, or truncated in place). Output is flushed
+    /// after each batch. Runs until stopped (SIGTERM, SIGINT).
+    #[arg(long, requires = "files")]
+    pub follow: bool,
+
+    /// With --follow: start at the beginning of FILE instead of its end.
+    #[arg(long, requires = "follow")]
+    pub from_start: bool,
+
+    /// Speak rsyslog's mmexternal protocol (`interface.input="fulljson"`):
+    /// read one rsyslog message as JSON per line on stdin, enrich its `msg`
+    /// (a text log line, or a JSON event), and answer each message at once
+    /// with one line: `{"$!":{"domreg":{...},"threat":{...}}}` (the members
+    /// `enrich` would add, as message variables), or `{}` when there is
+    /// nothing to add. Replies keep input order and are flushed one by one;
+    /// a live lookup delays a reply by at most --max-wait. Implies --quiet
+    /// and no log messages (rsyslog reads domreg's stderr as replies too).
+    /// See integrations/README.md.
+    #[arg(long, conflicts_with_all = ["files", "output", "unordered", "follow"])]
+    pub rsyslog: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl std::ops::Deref for EnrichArgs {
+    type Target = CommonArgs;
+    fn deref(&self) -> &CommonArgs {
+        &self.common
+    }
+}
+
+/// The enrichment options `enrich` and `serve` share.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
     /// Read only this format instead of detecting it per line.
     ///
     /// JSON: zeek, suricata, sysmon, ecs, route53, json (only the --field
@@ -131,17 +180,91 @@ pub struct EnrichArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Speak rsyslog's mmexternal protocol (`interface.input="fulljson"`):
-    /// read one rsyslog message as JSON per line on stdin, enrich its `msg`
-    /// (a text log line, or a JSON event), and answer each message at once
-    /// with one line: `{"$!":{"domreg":{...},"threat":{...}}}` (the members
-    /// `enrich` would add, as message variables), or `{}` when there is
-    /// nothing to add. Replies keep input order and are flushed one by one;
-    /// a live lookup delays a reply by at most --max-wait. Implies --quiet
-    /// and no log messages (rsyslog reads domreg's stderr as replies too).
-    /// See integrations/README.md.
-    #[arg(long, conflicts_with_all = ["files", "output", "unordered"])]
-    pub rsyslog: bool,
+}
+
+/// `domreg serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to accept events: `tcp://HOST:PORT` or `unix:PATH`
+    /// (repeatable).
+    #[arg(long, value_name = "ADDR", required = true, value_parser = parse_endpoint)]
+    pub listen: Vec<Endpoint>,
+
+    /// Where to send enriched events: `tcp://HOST:PORT` or `unix:PATH`.
+    /// Without it, enriched events go to stdout.
+    #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
+    pub forward: Option<Endpoint>,
+
+    /// Serve HTTP on this address (`HOST:PORT`): POST /enrich,
+    /// GET /metrics, GET /healthz.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http: Option<std::net::SocketAddr>,
+
+    /// Enriched events held at most while --forward is slow or away;
+    /// reading from the connections pauses while it is full.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub buffer_events: usize,
+
+    /// Bytes of the last events written to --forward kept to send again
+    /// after the connection breaks (those the peer may not have read).
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub resend_bytes: usize,
+
+    /// Longest wait between attempts to reconnect to --forward, in
+    /// milliseconds (the wait starts at 100 ms and doubles).
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub max_backoff: u64,
+
+    /// At shutdown, how long to keep trying to forward the events already
+    /// read, in seconds; after that domreg exits 1, saying how many were
+    /// not forwarded.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub drain_timeout: u64,
+
+    /// Largest POST /enrich body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub http_max_body: usize,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// A socket address: TCP or a Unix socket path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `tcp://HOST:PORT`.
+    Tcp(String),
+    /// `unix:PATH` (or `unix://PATH`).
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Tcp(a) => write!(f, "tcp://{a}"),
+            Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
+    if let Some(rest) = s.strip_prefix("tcp://") {
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| format!("expected tcp://HOST:PORT, got {s:?}"))?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(format!("expected tcp://HOST:PORT, got {s:?}"));
+        }
+        return Ok(Endpoint::Tcp(rest.to_string()));
+    }
+    if let Some(rest) = s.strip_prefix("unix:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err(format!("expected unix:PATH, got {s:?}"));
+        }
+        return Ok(Endpoint::Unix(PathBuf::from(path)));
+    }
+    Err(format!("expected tcp://HOST:PORT or unix:PATH, got {s:?}"))
 }
 
 /// `domreg lookup`.
@@ -309,5 +432,48 @@ mod tests {
         assert_eq!(a.fields, ["a.b", "c"]);
         assert!(a.quiet);
         assert!(Cli::try_parse_from(["domreg", "enrich", "--format", "nope"]).is_err());
+        assert!(Cli::try_parse_from(["domreg", "enrich", "--follow"]).is_err());
+    }
+
+    #[test]
+    fn serve_flags() {
+        let cli = Cli::try_parse_from([
+            "domreg",
+            "serve",
+            "--listen",
+            "tcp://127.0.0.1:9000",
+            "--listen",
+            "unix:/run/domreg.sock",
+            "--forward",
+            "tcp://[::1]:9001",
+            "--http",
+            "127.0.0.1:8080",
+            "--offline",
+            "--registrations",
+            "r.jsonl",
+        ])
+        .unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            a.listen,
+            [
+                Endpoint::Tcp("127.0.0.1:9000".into()),
+                Endpoint::Unix("/run/domreg.sock".into())
+            ]
+        );
+        assert_eq!(a.forward, Some(Endpoint::Tcp("[::1]:9001".into())));
+        assert!(a.common.offline);
+        for bad in [
+            "127.0.0.1:9000",
+            "tcp://127.0.0.1",
+            "tcp://:9",
+            "unix:",
+            "udp://a:1",
+        ] {
+            assert!(parse_endpoint(bad).is_err(), "{bad}");
+        }
+        assert!(Cli::try_parse_from(["domreg", "serve"]).is_err());
     }
 }

@@ -24,7 +24,7 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{CacheArgs, EnrichArgs, LiveArgs, LookupArgs};
+use crate::cli::{CacheArgs, CommonArgs, EnrichArgs, LiveArgs, LookupArgs};
 use crate::lines::{self, Line};
 
 /// Lines per batch sent to the pipeline.
@@ -241,15 +241,28 @@ pub struct LiveReport {
     pub failed_inputs: bool,
 }
 
-/// `domreg enrich` with live lookups.
-pub fn enrich_live(
-    args: &EnrichArgs,
-    enricher: &mut Enricher,
-    snapshot: Snapshot,
-    fixed_now: Option<DateTime<Utc>>,
-    out: Box<dyn Write + Send>,
-    progress: &ProgressBar,
-) -> Result<LiveReport> {
+/// The lookup service and what runs around it: the async runtime, the
+/// bootstrap refresh, the periodic cache saves.
+pub struct LiveEnv {
+    pub runtime: tokio::runtime::Runtime,
+    pub service: Arc<LookupService>,
+    pub cache_path: Option<PathBuf>,
+}
+
+impl LiveEnv {
+    /// Save the cache file (a warning when it fails).
+    pub fn save_cache(&self) {
+        if let Some(path) = &self.cache_path
+            && let Err(e) = save_cache_file(&self.service, path)
+        {
+            tracing::warn!("cache not saved to {}: {e}", path.display());
+        }
+    }
+}
+
+/// Start the lookup service from the options: load the cache file and the
+/// --registrations records, start the bootstrap refresh and cache saves.
+pub fn start_live(args: &CommonArgs, snapshot: Snapshot) -> Result<LiveEnv> {
     let cache_path = if args.cache.no_cache {
         None
     } else {
@@ -304,6 +317,37 @@ pub fn enrich_live(
             }
         });
     }
+    drop(_guard);
+    Ok(LiveEnv {
+        runtime,
+        service,
+        cache_path,
+    })
+}
+
+/// The pipeline settings from the options.
+pub fn pipeline_config(args: &CommonArgs) -> PipelineConfig {
+    PipelineConfig {
+        max_wait: Duration::from_millis(args.max_wait),
+        ordered: !args.unordered,
+        window_events: args.window.max(1),
+        ..PipelineConfig::default()
+    }
+}
+
+/// `domreg enrich` with live lookups.
+pub fn enrich_live(
+    args: &EnrichArgs,
+    enricher: &mut Enricher,
+    snapshot: Snapshot,
+    fixed_now: Option<DateTime<Utc>>,
+    out: Box<dyn Write + Send>,
+    progress: &ProgressBar,
+) -> Result<LiveReport> {
+    let env = start_live(&args.common, snapshot)?;
+    let LiveEnv {
+        runtime, service, ..
+    } = &env;
 
     let (tx, rx) = mpsc::channel::<Input>(64);
     let failed = Arc::new(AtomicBool::new(false));
@@ -318,12 +362,18 @@ pub fn enrich_live(
         // A plain thread: reading stdin blocks, and must not hold up the runtime.
         let progress = progress.clone();
         let rsyslog = args.rsyslog;
-        std::thread::spawn(move || {
-            if rsyslog {
-                crate::rsyslog::read_stdin(cap, &tx);
-            } else {
-                read_inputs(&inputs, cap, &tx, &failed, &progress);
+        let follow = args.follow.then_some(args.from_start);
+        std::thread::spawn(move || match (rsyslog, follow, inputs.first()) {
+            (true, _, _) => crate::rsyslog::read_stdin(cap, &tx),
+            (false, Some(from_start), Some(path)) => {
+                let result = crate::follow::Follower::open(path, from_start)
+                    .and_then(|f| read_one(&mut BufReader::with_capacity(256 * 1024, f), cap, &tx));
+                if let Err(e) = result {
+                    eprintln!("domreg: {}: {e}", path.display());
+                    failed.store(true, Ordering::Relaxed);
+                }
             }
+            _ => read_inputs(&inputs, cap, &tx, &failed, &progress),
         });
     }
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -332,17 +382,12 @@ pub fn enrich_live(
         let _ = stop_tx.send(true);
     });
 
-    let pipeline_config = PipelineConfig {
-        max_wait: Duration::from_millis(args.max_wait),
-        ordered: !args.unordered,
-        window_events: args.window.max(1),
-        ..PipelineConfig::default()
-    };
+    let pipeline_config = pipeline_config(&args.common);
     let clock: Box<dyn Fn() -> DateTime<Utc> + Send> = match fixed_now {
         Some(t) => Box::new(move || t),
         None => Box::new(Utc::now),
     };
-    let mut pipeline = Pipeline::new(enricher, Arc::clone(&service), out, pipeline_config, clock);
+    let mut pipeline = Pipeline::new(enricher, Arc::clone(service), out, pipeline_config, clock);
     if args.rsyslog {
         pipeline = pipeline.with_render(crate::rsyslog::render_reply);
     }
@@ -350,11 +395,7 @@ pub fn enrich_live(
     let (mut out, pipeline_stats) = result.context("writing output")?;
     out.flush().context("writing output")?;
 
-    if let Some(path) = &cache_path
-        && let Err(e) = save_cache_file(&service, path)
-    {
-        tracing::warn!("cache not saved to {}: {e}", path.display());
-    }
+    env.save_cache();
     let (cache_stats, cache_entries) = {
         let cache = service.cache();
         (cache.stats(), cache.len())
@@ -367,11 +408,11 @@ pub fn enrich_live(
         failed_inputs: failed.load(Ordering::Relaxed),
     };
     // Lookups still running are abandoned; their events were written as pending.
-    runtime.shutdown_background();
+    env.runtime.shutdown_background();
     Ok(report)
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -444,7 +485,7 @@ impl<R: io::Read> io::Read for Counted<R> {
 }
 
 /// Read one input; false when the pipeline is gone.
-fn read_one<R: io::Read>(
+pub fn read_one<R: io::Read>(
     r: &mut BufReader<R>,
     cap: usize,
     tx: &mpsc::Sender<Input>,

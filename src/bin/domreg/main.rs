@@ -5,9 +5,11 @@
 //! 2 for a usage or configuration error.
 
 mod cli;
+mod follow;
 mod lines;
 mod live;
 mod rsyslog;
+mod serve;
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
@@ -25,7 +27,7 @@ use domreg::snapshot::Snapshot;
 use domreg::{Registration, rdap};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use cli::{Cli, Command, EnrichArgs};
+use cli::{Cli, Command, CommonArgs, EnrichArgs};
 use lines::Line;
 
 /// Flush the output buffer when it grows past this.
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Enrich(args) => enrich(*args),
+        Command::Serve(args) => serve::serve(*args),
         Command::Lookup(args) => live::lookup(&args).map(|ok| {
             if ok {
                 ExitCode::SUCCESS
@@ -88,8 +91,18 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
-    args.quiet |= args.rsyslog;
+/// What `enrich` and `serve` build from the shared options.
+pub(crate) struct Prepared {
+    pub enricher: Enricher,
+    pub snapshot: Snapshot,
+    pub fixed_now: Option<DateTime<Utc>>,
+    /// What the enricher was built from, to build more (`serve --http`).
+    pub config: Config,
+    pub choice: FormatChoice,
+}
+
+/// The enricher, the --registrations records and --now from the options.
+pub(crate) fn prepare(args: &CommonArgs) -> Result<Prepared> {
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -107,11 +120,31 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
         .map(|s| rdap::parse_date(s).ok_or_else(|| anyhow!("--now: not a time: {s:?}")))
         .transpose()?;
     let choice = args.format.map_or(FormatChoice::Auto, FormatChoice::Only);
-    let mut enricher = Enricher::new(&config, choice, &args.fields)?;
+    let enricher = Enricher::new(&config, choice, &args.fields)?;
 
     let mut snapshot = Snapshot::new();
     for path in &args.registrations {
         load_registrations(&mut snapshot, path)?;
+    }
+    Ok(Prepared {
+        enricher,
+        snapshot,
+        fixed_now,
+        config,
+        choice,
+    })
+}
+
+fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
+    args.common.quiet |= args.rsyslog;
+    let Prepared {
+        mut enricher,
+        mut snapshot,
+        fixed_now,
+        ..
+    } = prepare(&args.common)?;
+    if args.follow && args.files.len() != 1 {
+        bail!("--follow takes exactly one FILE");
     }
 
     if args.rsyslog && args.offline {
@@ -164,6 +197,19 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
         None => Box::new(io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(FLUSH_AT, out);
+    if args.follow
+        && let Some(path) = inputs.first()
+    {
+        follow::run_offline(
+            path,
+            args.from_start,
+            &mut enricher,
+            &mut snapshot,
+            fixed_now,
+            &mut out,
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let progress = progress_bar(&inputs, args.quiet);
     let mut run = Run {
         enricher: &mut enricher,

@@ -1,0 +1,150 @@
+//! `domreg enrich --follow FILE`: a reader that never ends, like `tail -F`.
+//!
+//! [`Follower`] reads FILE from its end (or its start), waits for more when
+//! it reaches the end, and notices rotation by polling the path: a new file
+//! at the path (rename and create: the rest of the old file is read first,
+//! then the new one from its start), or the file shrinking below the read
+//! position (copytruncate: reading starts again at 0). It never reports the
+//! end of input; the process ends on a signal.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domreg::enrich::{Enricher, PassReason};
+use domreg::snapshot::Snapshot;
+
+use crate::lines::{self, Line};
+
+/// How often the file is checked for new data and rotation when idle.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A `Read` over a followed file.
+pub struct Follower {
+    path: PathBuf,
+    file: File,
+    /// Device and inode of `file`.
+    id: (u64, u64),
+    /// Bytes of `file` read so far.
+    pos: u64,
+}
+
+impl Follower {
+    /// Open `path`, positioned at its end unless `from_start`.
+    pub fn open(path: &Path, from_start: bool) -> io::Result<Follower> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        let pos = if from_start {
+            0
+        } else {
+            file.seek(SeekFrom::End(0))?
+        };
+        Ok(Follower {
+            path: path.to_path_buf(),
+            file,
+            id: (meta.dev(), meta.ino()),
+            pos,
+        })
+    }
+
+    /// At the end of the open file: switch files or rewind if the path was
+    /// rotated. True if there may be more to read now.
+    fn check_rotation(&mut self) -> io::Result<bool> {
+        // Truncated in place (copytruncate): read again from the start.
+        let len = self.file.metadata()?.len();
+        if len < self.pos {
+            tracing::info!("{}: truncated; reading from its start", self.path.display());
+            self.file.seek(SeekFrom::Start(0))?;
+            self.pos = 0;
+            return Ok(true);
+        }
+        let Ok(meta) = std::fs::metadata(&self.path) else {
+            // Renamed, and the new file is not there yet.
+            return Ok(false);
+        };
+        if (meta.dev(), meta.ino()) == self.id {
+            return Ok(false);
+        }
+        // A new file at the path. The old one was read to its end just now;
+        // a writer may still have appended to it since, so read it once more.
+        let mut rest = Vec::new();
+        self.file.read_to_end(&mut rest)?;
+        if !rest.is_empty() {
+            // Give the rest of the old file back first: seek back over it.
+            let back = i64::try_from(rest.len()).unwrap_or(i64::MAX);
+            self.file.seek(SeekFrom::Current(-back))?;
+            return Ok(true);
+        }
+        match File::open(&self.path) {
+            Ok(file) => {
+                let meta = file.metadata()?;
+                tracing::info!("{}: rotated; reading the new file", self.path.display());
+                self.file = file;
+                self.id = (meta.dev(), meta.ino());
+                self.pos = 0;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Read for Follower {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.file.read(buf)?;
+            if n > 0 {
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            if !self.check_rotation()? {
+                std::thread::sleep(POLL);
+            }
+        }
+    }
+}
+
+/// `enrich --follow --offline`: enrich the lines of `path` as they come,
+/// flushing `out` whenever no more input is waiting.
+pub fn run_offline(
+    path: &Path,
+    from_start: bool,
+    enricher: &mut Enricher,
+    snapshot: &mut Snapshot,
+    fixed_now: Option<DateTime<Utc>>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let follower = Follower::open(path, from_start)?;
+    let mut r = BufReader::with_capacity(256 * 1024, follower);
+    let cap = enricher.max_line_bytes();
+    let mut line = Vec::new();
+    let mut buf = Vec::new();
+    while let Some(kind) = lines::next_line(&mut r, &mut line, cap)? {
+        match kind {
+            Line::Complete => {
+                let now = fixed_now.unwrap_or_else(Utc::now);
+                enricher.enrich_line(&line, snapshot, now, &mut buf);
+            }
+            Line::TooLong => {
+                out.write_all(&buf)?;
+                buf.clear();
+                out.write_all(&line)?;
+                lines::copy_rest(&mut r, out)?;
+                out.write_all(b"\n")?;
+                enricher.record_passthrough(PassReason::Oversized);
+            }
+        }
+        if r.buffer().is_empty() || buf.len() >= 64 * 1024 {
+            out.write_all(&buf)?;
+            buf.clear();
+            if r.buffer().is_empty() {
+                out.flush()?;
+            }
+        }
+    }
+    Ok(())
+}
