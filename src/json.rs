@@ -216,16 +216,19 @@ impl<'a> Parser<'a, '_> {
         de::Error::custom(format_args!("{what} at byte {}", self.pos))
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
     }
 
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.pos) {
             self.pos += 1;
         }
     }
 
+    #[inline]
     fn expect(&mut self, byte: u8, what: &str) -> Result<(), serde_json::Error> {
         self.ws();
         if self.peek() == Some(byte) {
@@ -236,6 +239,7 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
+    #[inline]
     /// A string starting at the `"` under the cursor: the byte range of its
     /// contents and whether it holds escapes. The cursor ends after it.
     fn string(&mut self) -> Result<(usize, usize, bool), serde_json::Error> {
@@ -277,6 +281,7 @@ impl<'a> Parser<'a, '_> {
         serde_json::from_str(self.line.get(open..=close).unwrap_or(""))
     }
 
+    #[inline]
     fn digits(&mut self) -> usize {
         let start = self.pos;
         while self.peek().is_some_and(|b| b.is_ascii_digit()) {
@@ -285,6 +290,7 @@ impl<'a> Parser<'a, '_> {
         self.pos - start
     }
 
+    #[inline]
     /// A number at the cursor (RFC 8259 syntax); the cursor ends after it.
     fn number(&mut self) -> Result<(), serde_json::Error> {
         if self.peek() == Some(b'-') {
@@ -414,6 +420,7 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
+    #[inline]
     /// A key that nobody looks at, and its colon.
     fn skip_key(&mut self) -> Result<(), serde_json::Error> {
         self.ws();
@@ -634,9 +641,10 @@ impl Trie {
     }
 }
 
+#[inline]
 /// The offset of the first `"`, `\` or control character (below 0x20) at or
 /// after `from`, or the length when there is none. Eight bytes at a time.
-fn find_special(b: &[u8], mut from: usize) -> usize {
+pub(crate) fn find_special(b: &[u8], mut from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(from..from + 8) {
