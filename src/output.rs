@@ -117,16 +117,7 @@ pub(crate) fn write_domreg_with(
         out.extend_from_slice(b",\"registration\":");
         match template {
             Some(t) => t.write(out, &days),
-            None => write_registration(
-                out,
-                reg,
-                &mut |out, _, count| {
-                    if let Some(count) = count {
-                        push_int(out, count);
-                    }
-                },
-                &days,
-            ),
+            None => write_registration(out, reg, &mut |out, _, n| push_int(out, n), &days),
         }
     }
     out.extend_from_slice(b",\"risk\":{\"score\":");
@@ -218,7 +209,7 @@ fn has_a_label(name: &str) -> bool {
 fn write_registration(
     out: &mut Vec<u8>,
     reg: &Registration,
-    count: &mut dyn FnMut(&mut Vec<u8>, DayField, Option<i64>),
+    count: &mut dyn FnMut(&mut Vec<u8>, DayField, i64),
     days: &Days,
 ) {
     let mut first = true;
@@ -258,7 +249,7 @@ fn write_registration(
             push_time(out, when);
             if let Some(n) = which.of(days) {
                 key(out, days_name);
-                count(out, which, Some(n));
+                count(out, which, n);
             }
         }
     }

@@ -130,6 +130,13 @@ pub struct EnrichArgs {
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Worker threads that enrich (with --offline only): the input is cut
+    /// into batches of lines, enriched in parallel against the shared
+    /// registration records, and written in input order.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
 }
 
 /// `domreg lookup`.

@@ -7,6 +7,7 @@
 mod cli;
 mod lines;
 mod live;
+mod parallel;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
@@ -105,6 +106,10 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
         load_registrations(&mut snapshot, path)?;
     }
 
+    if args.threads > 1 && !args.offline {
+        bail!("--threads needs --offline (live lookups run on one thread)");
+    }
+
     if !args.offline {
         let out: Box<dyn Write + Send> = match &args.output {
             Some(path) => Box::new(
@@ -152,6 +157,33 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
     };
     let mut out = BufWriter::with_capacity(FLUSH_AT, out);
     let progress = progress_bar(&inputs, args.quiet);
+    if args.threads > 1 {
+        let mut enrichers = vec![enricher];
+        for _ in 1..args.threads {
+            enrichers.push(Enricher::new(&config, choice, &args.fields)?);
+        }
+        let failed = enrich_parallel(
+            &inputs,
+            &mut enrichers,
+            &snapshot,
+            fixed_now,
+            &progress,
+            &mut out,
+        )?;
+        progress.finish_and_clear();
+        if !args.quiet {
+            let mut stats = Stats::default();
+            for e in &enrichers {
+                stats.merge(e.stats());
+            }
+            eprint!("{}", summary(&stats, snapshot.len()));
+        }
+        return Ok(if failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let mut run = Run {
         enricher: &mut enricher,
         snapshot: &mut snapshot,
@@ -193,6 +225,59 @@ fn enrich(args: EnrichArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The offline path on several threads ([`parallel`]); true when an input
+/// could not be read.
+fn enrich_parallel(
+    inputs: &[PathBuf],
+    enrichers: &mut [Enricher],
+    snapshot: &Snapshot,
+    fixed_now: Option<DateTime<Utc>>,
+    progress: &ProgressBar,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let mut failed = false;
+    for input in inputs {
+        let result = if input == Path::new("-") {
+            parallel::stream(
+                enrichers,
+                snapshot,
+                fixed_now,
+                progress,
+                &mut io::stdin().lock(),
+                out,
+            )
+        } else {
+            match File::open(input) {
+                Ok(f) => parallel::stream(
+                    enrichers,
+                    snapshot,
+                    fixed_now,
+                    progress,
+                    &mut BufReader::with_capacity(256 * 1024, f),
+                    out,
+                ),
+                Err(e) => {
+                    eprintln!("domreg: {}: {e}", input.display());
+                    failed = true;
+                    continue;
+                }
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(StreamError::Write(e)) => {
+                return Err(anyhow::Error::new(e).context("writing output"));
+            }
+            Err(StreamError::Read(e)) => {
+                eprintln!("domreg: {}: {e}", input.display());
+                failed = true;
+            }
+        }
+    }
+    out.flush().context("writing output")?;
+    Ok(failed)
 }
 
 fn load_registrations(snapshot: &mut Snapshot, path: &Path) -> Result<()> {
