@@ -358,6 +358,14 @@ impl<'a> Parser<'a, '_> {
 
     /// Step over one value (any nesting, validated, nothing decoded).
     fn skip_value(&mut self) -> Result<(), serde_json::Error> {
+        // Scalars (most values) directly; containers with the stack.
+        self.ws();
+        match self.peek() {
+            Some(b'"') => return self.string().map(drop),
+            Some(b'-' | b'0'..=b'9') => return self.number(),
+            Some(b't' | b'f' | b'n') => return self.literal(),
+            _ => {}
+        }
         let mut stack = std::mem::take(&mut self.scan.stack);
         stack.clear();
         let result = self.skip_with(&mut stack);
@@ -554,11 +562,15 @@ struct Trie {
 
 #[derive(Debug, Clone, Default)]
 struct Node {
-    /// Child segments and their nodes.
+    /// Child segments and their nodes, grouped by first byte (in the order
+    /// added within a group).
     children: Vec<(Box<str>, usize)>,
     /// The first bytes of the child segments, as a bit set: most keys of an
     /// event are rejected by one look-up here.
     first: [u64; 4],
+    /// For each first byte, the range of `children` that starts with it
+    /// (filled by [`Trie::build`] once all paths are in).
+    by_first: Vec<(u8, u8)>,
     /// The node for `[]` (the first array element), if any path has one here.
     array: Option<usize>,
     /// Indices of the paths that end here.
@@ -578,6 +590,23 @@ impl Trie {
             if let Some(n) = trie.nodes.get_mut(node) {
                 // `index < MAX_PATHS <= 255`, so the cast cannot truncate.
                 n.leaves.push(index as u8);
+            }
+        }
+        for n in &mut trie.nodes {
+            // Stable: children with the same first byte keep their order.
+            n.children
+                .sort_by_key(|(s, _)| s.as_bytes().first().copied().unwrap_or(0));
+            n.by_first = vec![(0, 0); 256];
+            for (i, (s, _)) in n.children.iter().enumerate() {
+                let b = usize::from(s.as_bytes().first().copied().unwrap_or(0));
+                // At most MAX_PATHS (64) children: the casts cannot truncate.
+                if let Some(range) = n.by_first.get_mut(b) {
+                    if range.1 == range.0 {
+                        *range = (i as u8, i as u8 + 1);
+                    } else {
+                        range.1 = i as u8 + 1;
+                    }
+                }
             }
         }
         trie
@@ -622,7 +651,12 @@ impl Trie {
             return None;
         }
         let bytes = key.as_bytes();
-        for (segment, child) in &n.children {
+        let &(from, to) = n.by_first.get(usize::from(b))?;
+        let group = n
+            .children
+            .get(usize::from(from)..usize::from(to))
+            .unwrap_or(&[]);
+        for (segment, child) in group {
             let s = segment.as_bytes();
             if s.len() == bytes.len() {
                 if s == bytes {
