@@ -220,6 +220,18 @@ def main():
       "in all.")
     w("")
 
+    try:
+        load = float(machine.get("loadavg_at_start", "0").split()[0])
+        cores = int(machine.get("nproc", "1"))
+    except ValueError:
+        load, cores = 0.0, 1
+    if load > cores:
+        w(f"**This run was on a loaded machine** (load average {load:.1f} on {cores} cores at "
+          "the start: other jobs shared the CPU). Wall times are inflated and ratios are "
+          "unreliable, the 2-thread figures most of all (the second core was busy); run "
+          "`bash benches/run.sh` again on a quiet machine for figures to quote.")
+        w("")
+
     # Targets.
     z = "zeek-dns.ndjson"
     d, fl, ct, jq = (res.get((z, t)) for t in ("domreg", "floor", "cat", "jq"))
