@@ -6,7 +6,7 @@
 # Usage: bash benches/live.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -q --workspace
+cargo build --release --locked -q -p domreg -p rdap-mock
 BIN=target/release/domreg
 MOCK=target/release/rdap-mock
 W=$(mktemp -d)

@@ -6,7 +6,7 @@
 # (on a 50,000-line slice, scaled) and `domreg enrich --offline` on a mixed
 # 1,000,000-event trace and a Zeek dns 1,000,000-line trace; per-format
 # throughput; peak RSS with 100,000 and 1,000,000 registration records; the
-# live-lookup figures (benches/live.sh); the criterion micro-benchmarks
+# live-lookup figures (benches/live.sh); 1 against 2 worker threads (--threads 2); the criterion micro-benchmarks
 # (benches/core.rs). Writes docs/benchmarks.md and its two SVG charts
 # (benches/report.py). Work files go to target/bench-work/ (traces are kept
 # and reused while benches/trace.py's parameters are unchanged).
@@ -34,7 +34,9 @@ START=$(date +%s)
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 step "build (release)"
-cargo build --release --locked --workspace
+# Only what is measured: the workspace also holds the wasmtime harness,
+# which takes long to build in release and is not benchmarked here.
+cargo build --release --locked -p domreg -p domreg-floor -p rdap-mock
 BIN=target/release/domreg
 FLOOR=target/release/domreg-floor
 
@@ -93,6 +95,8 @@ for t in zeek-dns.ndjson mixed.log; do
     measure "$t" cat "$n" "$RUNS" "cat $W/$t > /dev/null"
     measure "$t" floor "$n" "$RUNS" "$FLOOR < $W/$t > /dev/null 2>&1"
     measure "$t" domreg "$n" "$RUNS" "$ENRICH $W/$t > /dev/null"
+    # Scaling: the same command on two worker threads (--threads 2).
+    measure "$t" domreg-2t "$n" "$RUNS" "$ENRICH --threads 2 $W/$t > /dev/null"
     jq_in="$W/jq-$t"
     [ "$t" = mixed.log ] && jq_in="$W/jq-mixed.json"
     measure "$t" jq "$(wc -l < "$jq_in")" "$SMALL_RUNS" "jq -c . < $jq_in > /dev/null"

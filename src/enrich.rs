@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::domain::{self, Analysis, SkipReason};
 use crate::format::{Detected, Detector, Format, FormatChoice, LineKind};
 use crate::json;
-use crate::output::{self, DomregMember, LookupKind};
+use crate::output::{self, DomregMember, LookupKind, RegistrationTemplate};
 use crate::risk::{Days, Known, RiskEngine, RuleSet};
 use crate::{Error, Registration};
 
@@ -188,7 +188,29 @@ impl Counts {
     }
 }
 
+impl Counts {
+    /// Add every count of `other`.
+    pub fn add(&mut self, other: &Counts) {
+        for (key, n) in &other.0 {
+            *self.0.entry(key).or_insert(0) += n;
+        }
+    }
+}
+
 impl Stats {
+    /// Add the counters of `other` (another enricher's, e.g. one worker
+    /// thread's) to these.
+    pub fn merge(&mut self, other: &Stats) {
+        self.lines_in += other.lines_in;
+        self.lines_out += other.lines_out;
+        self.formats.add(&other.formats);
+        self.lookups.add(&other.lookups);
+        self.skipped.add(&other.skipped);
+        self.passed_through.add(&other.passed_through);
+        self.domreg_replaced += other.domreg_replaced;
+        self.threat_merged += other.threat_merged;
+    }
+
     /// Record one outcome.
     pub fn record(&mut self, outcome: Outcome) {
         self.lines_in += 1;
@@ -220,6 +242,10 @@ pub struct Enricher {
     analyses: lru::LruCache<Box<str>, (Analysis<'static>, bool)>,
     /// The `threat` JSON of each rule set seen (at most 2^9 of them).
     threats: HashMap<RuleSet, Option<Arc<[u8]>>>,
+    /// Recent registered domains: the record last seen and its
+    /// `registration` object rendered but for the day counts. Used while
+    /// the lookup returns an equal record.
+    templates: lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
 }
 
 /// Names whose analysis is kept.
@@ -249,6 +275,7 @@ impl Enricher {
             scratch: Vec::new(),
             analyses: lru::LruCache::new(ANALYSIS_CACHE),
             threats: HashMap::new(),
+            templates: lru::LruCache::new(ANALYSIS_CACHE),
         })
     }
 
@@ -415,7 +442,8 @@ impl Enricher {
                     Known::Registered(reg, days) => Some((reg, days)),
                     _ => None,
                 };
-                output::write_domreg(
+                let template = registration.and_then(|(reg, _)| template(&mut self.templates, reg));
+                output::write_domreg_with(
                     &mut member,
                     &DomregMember {
                         name: &target.name,
@@ -427,6 +455,7 @@ impl Enricher {
                         registration,
                         risk,
                     },
+                    template,
                 );
                 (
                     kind,
@@ -579,6 +608,19 @@ fn push_members(out: &mut Vec<u8>, member: &[u8], threat: Option<&[u8]>) {
         out.extend_from_slice(b",\"threat\":");
         out.extend_from_slice(threat);
     }
+}
+
+/// The template of `reg`'s `registration` object, made again when the
+/// record differs from the one it was made for.
+fn template<'c>(
+    cache: &'c mut lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
+    reg: &Registration,
+) -> Option<&'c RegistrationTemplate> {
+    let key = reg.domain.as_str();
+    if !cache.get(key).is_some_and(|(cached, _)| cached == reg) {
+        cache.put(key.into(), (reg.clone(), RegistrationTemplate::new(reg)));
+    }
+    cache.peek(key).map(|(_, t)| t)
 }
 
 /// The ECS `threat` object of `rules` as JSON, made once per rule set.

@@ -77,6 +77,16 @@ pub struct DomregMember<'a> {
 
 /// Append `"domreg":{...}` to `out`.
 pub fn write_domreg(out: &mut Vec<u8>, m: &DomregMember<'_>) {
+    write_domreg_with(out, m, None);
+}
+
+/// [`write_domreg`], with the `registration` object from `template` (made
+/// for `m.registration`'s record) instead of rendered afresh.
+pub(crate) fn write_domreg_with(
+    out: &mut Vec<u8>,
+    m: &DomregMember<'_>,
+    template: Option<&RegistrationTemplate>,
+) {
     out.extend_from_slice(b"\"domreg\":{\"name\":");
     push_str(out, m.name);
     if has_a_label(m.name) {
@@ -105,7 +115,10 @@ pub fn write_domreg(out: &mut Vec<u8>, m: &DomregMember<'_>) {
     }
     if let Some((reg, days)) = m.registration {
         out.extend_from_slice(b",\"registration\":");
-        write_registration(out, reg, &days);
+        match template {
+            Some(t) => t.write(out, &days),
+            None => write_registration(out, reg, &mut |out, _, n| push_int(out, n), &days),
+        }
     }
     out.extend_from_slice(b",\"risk\":{\"score\":");
     push_int(out, i64::from(m.risk.score));
@@ -119,12 +132,86 @@ pub fn write_domreg(out: &mut Vec<u8>, m: &DomregMember<'_>) {
     out.extend_from_slice(b"]}}");
 }
 
+/// Which day count goes into a hole of a [`RegistrationTemplate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DayField {
+    Age,
+    ExpiresIn,
+    UpdatedAgo,
+    TransferredAgo,
+}
+
+impl DayField {
+    fn of(self, days: &Days) -> Option<i64> {
+        match self {
+            DayField::Age => days.age,
+            DayField::ExpiresIn => days.expires_in,
+            DayField::UpdatedAgo => days.updated_ago,
+            DayField::TransferredAgo => days.transferred_ago,
+        }
+    }
+}
+
+/// The `registration` object of one record, rendered once: everything but
+/// the day counts, which depend on the event's time and are written into
+/// the holes per event. Made per registered domain and reused while the
+/// record is unchanged.
+#[derive(Debug, Clone)]
+pub(crate) struct RegistrationTemplate {
+    bytes: Vec<u8>,
+    /// Where each day count goes (offset into `bytes`), in order.
+    holes: Vec<(usize, DayField)>,
+}
+
+impl RegistrationTemplate {
+    /// The template of `reg`'s object.
+    pub(crate) fn new(reg: &Registration) -> RegistrationTemplate {
+        let mut bytes = Vec::with_capacity(256);
+        let mut holes = Vec::new();
+        // Every dated member gets its count (Days::at gives one per date).
+        let all = Days {
+            age: Some(0),
+            expires_in: Some(0),
+            updated_ago: Some(0),
+            transferred_ago: Some(0),
+        };
+        write_registration(
+            &mut bytes,
+            reg,
+            &mut |out, which, _| holes.push((out.len(), which)),
+            &all,
+        );
+        RegistrationTemplate { bytes, holes }
+    }
+
+    /// Append the object with the counts of `days`.
+    fn write(&self, out: &mut Vec<u8>, days: &Days) {
+        let mut from = 0;
+        for &(at, which) in &self.holes {
+            out.extend_from_slice(self.bytes.get(from..at).unwrap_or(&[]));
+            // A count is missing only for a date the record lacks, and
+            // then the template has no hole for it; write 0 rather than
+            // break the JSON should a caller pass other counts.
+            push_int(out, which.of(days).unwrap_or(0));
+            from = at;
+        }
+        out.extend_from_slice(self.bytes.get(from..).unwrap_or(&[]));
+    }
+}
+
 /// True when `name` may hold an IDNA A-label (`xn--`).
 fn has_a_label(name: &str) -> bool {
     name.as_bytes().windows(4).any(|w| w == b"xn--")
 }
 
-fn write_registration(out: &mut Vec<u8>, reg: &Registration, days: &Days) {
+/// The `registration` object of `reg`; `count` writes the day count of a
+/// dated member (`days` says which dates have one).
+fn write_registration(
+    out: &mut Vec<u8>,
+    reg: &Registration,
+    count: &mut dyn FnMut(&mut Vec<u8>, DayField, i64),
+    days: &Days,
+) {
     let mut first = true;
     let mut key = |out: &mut Vec<u8>, k: &str| {
         if !first {
@@ -136,23 +223,33 @@ fn write_registration(out: &mut Vec<u8>, reg: &Registration, days: &Days) {
     };
     out.push(b'{');
     let dated = [
-        ("created", reg.created, "age_days", days.age),
-        ("expires", reg.expires, "expires_in_days", days.expires_in),
-        ("updated", reg.updated, "updated_days_ago", days.updated_ago),
+        ("created", reg.created, "age_days", DayField::Age),
+        (
+            "expires",
+            reg.expires,
+            "expires_in_days",
+            DayField::ExpiresIn,
+        ),
+        (
+            "updated",
+            reg.updated,
+            "updated_days_ago",
+            DayField::UpdatedAgo,
+        ),
         (
             "transferred",
             reg.transferred,
             "transferred_days_ago",
-            days.transferred_ago,
+            DayField::TransferredAgo,
         ),
     ];
-    for (name, when, days_name, count) in dated {
+    for (name, when, days_name, which) in dated {
         if let Some(when) = when {
             key(out, name);
             push_time(out, when);
-            if let Some(count) = count {
+            if let Some(n) = which.of(days) {
                 key(out, days_name);
-                push_int(out, count);
+                count(out, which, n);
             }
         }
     }
@@ -317,15 +414,14 @@ fn as_list<'m>(m: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Vec<V
 
 /// Append `s` as a JSON string.
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
-    let clean = s
-        .bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f);
-    if clean {
+    // `"`, `\\` and control characters need escapes (serde_json's rules);
+    // anything else is copied as it is.
+    if crate::json::find_special(s.as_bytes(), 0) == s.len() {
+        out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
     } else if serde_json::to_writer(&mut *out, s).is_err() {
-        // Writing to a Vec cannot fail; keep the output valid regardless.
         out.extend_from_slice(b"\"\"");
     }
 }
@@ -342,7 +438,24 @@ fn push_str_array(out: &mut Vec<u8>, items: &[String]) {
 }
 
 fn push_int(out: &mut Vec<u8>, n: i64) {
-    out.extend_from_slice(n.to_string().as_bytes());
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        at -= 1;
+        if let Some(slot) = buf.get_mut(at) {
+            // `v % 10 < 10`, so the cast cannot truncate.
+            *slot = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 || at == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(buf.get(at..).unwrap_or(&[]));
 }
 
 fn push_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
@@ -361,6 +474,67 @@ mod tests {
         push_str(&mut out, "a\"b\\c\n\u{1}\u{7f}é");
         let back: String = serde_json::from_slice(&out).unwrap();
         assert_eq!(back, "a\"b\\c\n\u{1}\u{7f}é");
+    }
+
+    /// The template path writes the same bytes as rendering afresh, for
+    /// records with and without each date and for any day counts.
+    #[test]
+    fn template_matches_fresh_rendering() {
+        use crate::Source;
+        use chrono::TimeZone;
+        let t = |d| Utc.with_ymd_and_hms(2020, 1, d, 12, 30, 0).unwrap();
+        let mut full = Registration::new("ex\"ample.com", Source::Rdap);
+        full.created = Some(t(1));
+        full.expires = Some(t(2));
+        full.updated = Some(t(3));
+        full.transferred = Some(t(4));
+        full.status = vec!["clientHold".into(), "x\ny".into()];
+        full.registrar = Some("Reg, Inc.".into());
+        full.registrar_iana_id = Some(292);
+        full.nameservers = vec!["ns1.example.com".into()];
+        full.privacy = true;
+        let mut sparse = Registration::new("example.org", Source::Snapshot);
+        sparse.expires = Some(t(5));
+        let empty = Registration::new("example.net", Source::Whois);
+        for reg in [&full, &sparse, &empty] {
+            let template = RegistrationTemplate::new(reg);
+            for at in [
+                t(1),
+                t(9),
+                Utc.with_ymd_and_hms(1999, 5, 5, 0, 0, 0).unwrap(),
+            ] {
+                let days = Days::at(reg, at);
+                let m = DomregMember {
+                    name: "www.example.com",
+                    domain: Some("example.com"),
+                    field: "query",
+                    lookup: LookupKind::Hit,
+                    skip_reason: None,
+                    error: None,
+                    registration: Some((reg, days)),
+                    risk: Risk::default(),
+                };
+                let (mut fresh, mut templated) = (Vec::new(), Vec::new());
+                write_domreg(&mut fresh, &m);
+                write_domreg_with(&mut templated, &m, Some(&template));
+                assert_eq!(
+                    String::from_utf8(fresh).unwrap(),
+                    String::from_utf8(templated).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn integers_and_clean_strings() {
+        for n in [0, 7, -7, 10, 1234567, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            push_int(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+        let mut out = Vec::new();
+        push_str(&mut out, "a\u{7f}é");
+        assert_eq!(out, serde_json::to_vec("a\u{7f}é").unwrap());
     }
 
     #[test]

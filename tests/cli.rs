@@ -1738,3 +1738,61 @@ fn broken_pipe_exits_quietly() {
         "{stderr}"
     );
 }
+
+// ------------------------------------------------------------ threads ----
+
+/// `--threads 3` writes the same bytes and the same summary as one thread:
+/// every sample log, repeated past several 256 KiB batches, with bad
+/// lines, an over-long line in the middle (streamed through) and a last
+/// line without `\n`.
+#[test]
+fn threads_give_the_same_output_in_order() {
+    let env = Env::new();
+    let mut input = Vec::new();
+    for round in 0..6 {
+        for file in [
+            "zeek-dns.ndjson",
+            "suricata-eve-http-tls.ndjson",
+            "ecs-dns.ndjson",
+            "sysmon-eid22.ndjson",
+            "bind-query.log",
+        ] {
+            input.extend(std::fs::read(sample(file)).expect("sample"));
+            if !input.ends_with(b"\n") {
+                input.push(b'\n');
+            }
+            input.extend_from_slice(b"{\"uid\":\"C\",\"query\":\n\xff\xfe\nplain text\n");
+        }
+        if round == 3 {
+            let big = format!(
+                r#"{{"uid":"C","query":"www.google.com","pad":"{}"}}"#,
+                "z".repeat(2 << 20)
+            );
+            input.extend_from_slice(big.as_bytes());
+            input.push(b'\n');
+        }
+    }
+    input.extend_from_slice(br#"{"uid":"C","query":"nic.xyz"}"#);
+    assert!(input.len() > 3 << 20);
+    let path = env.file("many.log", &input);
+    let one = env.enrich(&[path.as_os_str()], b"");
+    let three = env.enrich(&[os("--threads"), os("3"), path.as_os_str()], b"");
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert_eq!(three.code, 0, "{}", three.stderr);
+    assert_eq!(output_lines(&one.stdout).len(), input_lines(&input).len());
+    assert!(one.stdout == three.stdout, "outputs differ");
+    assert_eq!(one.stderr, three.stderr);
+    assert!(one.stderr.contains("oversized 1"), "{}", one.stderr);
+    // From stdin too.
+    let piped = env.enrich(&["--threads", "2"], &input);
+    assert!(piped.stdout == one.stdout, "stdin output differs");
+
+    let live = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(["enrich", "--threads", "2", "-q"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(live.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&live.stderr);
+    assert!(stderr.contains("--threads needs --offline"), "{stderr}");
+}

@@ -96,8 +96,15 @@ pub struct EnrichArgs {
     /// a live lookup delays a reply by at most --max-wait. Implies --quiet
     /// and no log messages (rsyslog reads domreg's stderr as replies too).
     /// See integrations/README.md.
-    #[arg(long, conflicts_with_all = ["files", "output", "unordered", "follow"])]
+    #[arg(long, conflicts_with_all = ["files", "output", "unordered", "follow", "threads"])]
     pub rsyslog: bool,
+
+    /// Worker threads that enrich (with --offline only): the input is cut
+    /// into batches of lines, enriched in parallel against the shared
+    /// registration records, and written in input order.
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "follow",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -179,7 +186,6 @@ pub struct CommonArgs {
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(short, long)]
     pub quiet: bool,
-
 }
 
 /// `domreg serve`.

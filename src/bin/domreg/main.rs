@@ -8,6 +8,7 @@ mod cli;
 mod follow;
 mod lines;
 mod live;
+mod parallel;
 mod rsyslog;
 mod serve;
 
@@ -141,10 +142,14 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
         mut enricher,
         mut snapshot,
         fixed_now,
-        ..
+        config,
+        choice,
     } = prepare(&args.common)?;
     if args.follow && args.files.len() != 1 {
         bail!("--follow takes exactly one FILE");
+    }
+    if args.threads > 1 && !args.offline {
+        bail!("--threads needs --offline (live lookups run on one thread)");
     }
 
     if args.rsyslog && args.offline {
@@ -211,6 +216,33 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let progress = progress_bar(&inputs, args.quiet);
+    if args.threads > 1 {
+        let mut enrichers = vec![enricher];
+        for _ in 1..args.threads {
+            enrichers.push(Enricher::new(&config, choice, &args.fields)?);
+        }
+        let failed = enrich_parallel(
+            &inputs,
+            &mut enrichers,
+            &snapshot,
+            fixed_now,
+            &progress,
+            &mut out,
+        )?;
+        progress.finish_and_clear();
+        if !args.quiet {
+            let mut stats = Stats::default();
+            for e in &enrichers {
+                stats.merge(e.stats());
+            }
+            eprint!("{}", summary(&stats, snapshot.len()));
+        }
+        return Ok(if failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let mut run = Run {
         enricher: &mut enricher,
         snapshot: &mut snapshot,
@@ -255,6 +287,59 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The offline path on several threads ([`parallel`]); true when an input
+/// could not be read.
+fn enrich_parallel(
+    inputs: &[PathBuf],
+    enrichers: &mut [Enricher],
+    snapshot: &Snapshot,
+    fixed_now: Option<DateTime<Utc>>,
+    progress: &ProgressBar,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let mut failed = false;
+    for input in inputs {
+        let result = if input == Path::new("-") {
+            parallel::stream(
+                enrichers,
+                snapshot,
+                fixed_now,
+                progress,
+                &mut io::stdin().lock(),
+                out,
+            )
+        } else {
+            match File::open(input) {
+                Ok(f) => parallel::stream(
+                    enrichers,
+                    snapshot,
+                    fixed_now,
+                    progress,
+                    &mut BufReader::with_capacity(256 * 1024, f),
+                    out,
+                ),
+                Err(e) => {
+                    eprintln!("domreg: {}: {e}", input.display());
+                    failed = true;
+                    continue;
+                }
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(StreamError::Write(e)) => {
+                return Err(anyhow::Error::new(e).context("writing output"));
+            }
+            Err(StreamError::Read(e)) => {
+                eprintln!("domreg: {}: {e}", input.display());
+                failed = true;
+            }
+        }
+    }
+    out.flush().context("writing output")?;
+    Ok(failed)
 }
 
 fn load_registrations(snapshot: &mut Snapshot, path: &Path) -> Result<()> {
