@@ -494,6 +494,20 @@ fn many_connections_forwarded_in_order_and_http() {
     assert_eq!(serve.http("GET", "/enrich", b"").0, 405);
 }
 
+/// The bytes a dead peer can have left unread on this host: the TCP send
+/// buffer's and receive buffer's largest sizes (the third numbers of
+/// net.ipv4.tcp_wmem and tcp_rmem), plus a margin; the resend window must
+/// be larger (docs/serve.md, "Delivery").
+fn resend_window() -> u64 {
+    let max = |name: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"))
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
+            .unwrap_or(8 << 20)
+    };
+    (max("tcp_wmem") + max("tcp_rmem")).max(32 << 20) + (1 << 20)
+}
+
 /// The downstream dies (unread bytes lost) and comes back: reading pauses
 /// while the buffer is full, and every event arrives; duplicates only from
 /// the resend buffer, and no more than domreg counts as resent.
@@ -517,6 +531,8 @@ fn downstream_restart_loses_nothing() {
         "2000",
         "--max-backoff",
         "200",
+        "--resend-bytes",
+        &resend_window().to_string(),
     ]);
     let n = 100_000;
     let sent = Arc::new(AtomicU64::new(0));

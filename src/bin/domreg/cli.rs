@@ -212,8 +212,10 @@ pub struct ServeArgs {
     pub buffer_events: usize,
 
     /// Bytes of the last events written to --forward kept to send again
-    /// after the connection breaks (those the peer may not have read).
-    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    /// after the connection breaks (those the peer may not have read): keep
+    /// it above this host's TCP send buffer plus the receiving host's
+    /// receive buffer (`sysctl net.ipv4.tcp_wmem net.ipv4.tcp_rmem`).
+    #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
     pub resend_bytes: usize,
 
     /// Longest wait between attempts to reconnect to --forward, in
