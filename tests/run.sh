@@ -26,6 +26,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --locked
 step "doc tests"
 cargo test --doc --locked
 
+step "wasm/proxy: the proxy-wasm filter for wasm32-wasip1 (the harness tests below load it)"
+rustup target add wasm32-wasip1 >/dev/null
+cargo build -p domreg-proxy-wasm --target wasm32-wasip1 --profile wasm --locked
+DOMREG_PROXY_WASM=$(realpath -m "${CARGO_TARGET_DIR:-target}/wasm32-wasip1/wasm/domreg_proxy_wasm.wasm")
+export DOMREG_PROXY_WASM
+ls -l "$DOMREG_PROXY_WASM"
+
 step "unit and integration tests"
 cargo test --workspace --all-targets --locked
 

@@ -642,3 +642,62 @@ fn rule_thresholds_come_from_the_configuration() {
     assert!(s.continued());
     assert_eq!(s.header("x-domreg-reasons").as_deref(), Some("privacy"));
 }
+
+/// The plugin configuration embedded in `wasm/proxy/envoy.yaml` (the
+/// `value: |` block of its `google.protobuf.StringValue`).
+fn envoy_yaml_configuration() -> (String, String) {
+    let path = format!("{}/../proxy/envoy.yaml", env!("CARGO_MANIFEST_DIR"));
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = yaml.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("type.googleapis.com/google.protobuf.StringValue"))
+        .expect("a StringValue configuration");
+    let value = lines[at + 1];
+    assert_eq!(value.trim(), "value: |");
+    let indent = value.len() - value.trim_start().len();
+    let block: Vec<&str> = lines[at + 2..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
+        .copied()
+        .collect();
+    (block.join("\n"), yaml)
+}
+
+#[test]
+fn the_shipped_envoy_yaml_configuration_loads_and_names_its_clusters() {
+    let (config, yaml) = envoy_yaml_configuration();
+    let host = host();
+    host.set_time(unix(2021, 6, 10));
+    let mut v = vm(&host, &config);
+    let json: serde_json::Value = serde_json::from_str(&config).unwrap();
+    let mut clusters = vec![json["rdap"]["cluster"].as_str().unwrap().to_string()];
+    for c in json["rdap"]["clusters"].as_object().unwrap().values() {
+        clusters.push(c.as_str().unwrap().to_string());
+    }
+    for c in &clusters {
+        assert!(
+            yaml.contains(&format!("- name: {c}\n")),
+            "cluster {c} is not defined in envoy.yaml"
+        );
+    }
+    // .com goes to the Verisign cluster, the referral to the catch-all.
+    let id = v.request(&[(":authority", "www.google.com")]).unwrap();
+    assert_eq!(v.calls()[0].cluster, "rdap_verisign");
+    let call = v.calls()[0].clone();
+    v.respond(call.token, Some(200), &[], &fixture("verisign-google.com.json"))
+        .unwrap();
+    assert_eq!(v.calls()[0].cluster, "rdap_any");
+    let call = v.calls()[0].clone();
+    v.respond(
+        call.token,
+        Some(200),
+        &[],
+        &fixture("markmonitor-registrar-google.com.json"),
+    )
+    .unwrap();
+    assert!(v.stream(id).unwrap().continued());
+    // .org to PIR's.
+    v.request(&[(":authority", "wicar.org")]).unwrap();
+    assert_eq!(v.calls()[0].cluster, "rdap_pir");
+}
