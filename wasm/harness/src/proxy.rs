@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::error::Context as _;
-use wasmtime::{Caller, Engine, Instance, Linker, Memory, Module, Store};
+use wasmtime::{Caller, Config, Engine, Instance, Linker, Memory, Module, OptLevel, Store};
 use wasmtime::{Result, bail, format_err as anyhow};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -275,23 +275,23 @@ pub struct ProxyHost {
 }
 
 impl ProxyHost {
-    /// Compile the filter at [`wasm_path`].
+    /// Compile the filter at [`wasm_path`] quickly, without Cranelift's
+    /// optimisations (for behaviour tests).
     pub fn load_default() -> Result<ProxyHost> {
-        let path = wasm_path();
-        if !path.exists() {
-            bail!(
-                "the proxy-wasm filter is not built: {} is missing. Build it with \
-                 `rustup target add wasm32-wasip1 && cargo build -p domreg-proxy-wasm \
-                 --target wasm32-wasip1 --profile wasm`, or point DOMREG_PROXY_WASM at it.",
-                path.display()
-            );
-        }
-        ProxyHost::load(&path)
+        ProxyHost::load(&existing_wasm()?, OptLevel::None)
     }
 
-    /// Compile the filter at `path`.
-    pub fn load(path: &Path) -> Result<ProxyHost> {
-        let engine = Engine::default();
+    /// Compile the filter at [`wasm_path`] with Cranelift's optimisations,
+    /// as a production host would (for measurements).
+    pub fn load_default_optimized() -> Result<ProxyHost> {
+        ProxyHost::load(&existing_wasm()?, OptLevel::Speed)
+    }
+
+    /// Compile the filter at `path` with Cranelift at `opt`.
+    pub fn load(path: &Path, opt: OptLevel) -> Result<ProxyHost> {
+        let mut config = Config::new();
+        config.cranelift_opt_level(opt);
+        let engine = Engine::new(&config)?;
         let module = Module::from_file(&engine, path)
             .with_context(|| format!("compiling {}", path.display()))?;
         let mut linker = Linker::new(&engine);
@@ -392,6 +392,20 @@ impl ProxyHost {
     }
 }
 
+/// [`wasm_path`], or an error saying how to build it.
+fn existing_wasm() -> Result<PathBuf> {
+    let path = wasm_path();
+    if !path.exists() {
+        bail!(
+            "the proxy-wasm filter is not built: {} is missing. Build it with \
+             `rustup target add wasm32-wasip1 && cargo build -p domreg-proxy-wasm \
+             --target wasm32-wasip1 --profile wasm`, or point DOMREG_PROXY_WASM at it.",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
 fn dummy_state() -> HostState {
     HostState {
         wasi: WasiCtxBuilder::new().inherit_stderr().build_p1(),
@@ -480,6 +494,19 @@ impl Vm {
             s.action = Some(action);
         }
         Ok(id)
+    }
+
+    /// Request body data for request `id` (`proxy_on_request_body`); the
+    /// action the filter returned (0 `Continue`, 1 `Pause`).
+    pub fn request_body(&mut self, id: u32, size: u32, end_of_stream: bool) -> Result<i32> {
+        self.store.data_mut().effective = id;
+        let f = self
+            .instance
+            .get_typed_func::<(i32, i32, i32), i32>(&mut self.store, "proxy_on_request_body")?;
+        f.call(
+            &mut self.store,
+            (to_i32(id), to_i32(size), i32::from(end_of_stream)),
+        )
     }
 
     /// End a request as Envoy does: `proxy_on_done`, `proxy_on_log`,

@@ -218,6 +218,8 @@ fn concurrent_requests_wait_on_one_call() {
         .map(|a| vm.request(&[(":authority", a)]).unwrap())
         .collect();
     assert_eq!(vm.calls_made(), 1, "one call for three requests");
+    // A body arriving while the lookup runs is held too.
+    assert_eq!(vm.request_body(ids[0], 512, true).unwrap(), 1);
     // One of them goes away before the answer.
     vm.finish(ids[1]).unwrap();
     answer_google(&mut vm);
@@ -230,6 +232,11 @@ fn concurrent_requests_wait_on_one_call() {
         assert_eq!(s.resumed, 1, "request {i}");
         assert_eq!(s.header("x-domreg-domain").as_deref(), Some("google.com"));
     }
+    assert_eq!(
+        vm.request_body(ids[0], 512, true).unwrap(),
+        0,
+        "not held once resumed"
+    );
 }
 
 #[test]
@@ -685,8 +692,13 @@ fn the_shipped_envoy_yaml_configuration_loads_and_names_its_clusters() {
     let id = v.request(&[(":authority", "www.google.com")]).unwrap();
     assert_eq!(v.calls()[0].cluster, "rdap_verisign");
     let call = v.calls()[0].clone();
-    v.respond(call.token, Some(200), &[], &fixture("verisign-google.com.json"))
-        .unwrap();
+    v.respond(
+        call.token,
+        Some(200),
+        &[],
+        &fixture("verisign-google.com.json"),
+    )
+    .unwrap();
     assert_eq!(v.calls()[0].cluster, "rdap_any");
     let call = v.calls()[0].clone();
     v.respond(

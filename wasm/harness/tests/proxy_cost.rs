@@ -33,7 +33,10 @@ fn headers(authority: &str) -> Vec<(&str, &str)> {
         (":scheme", "https"),
         (":authority", authority),
         (":path", "/search?q=domreg"),
-        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0"),
+        (
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0",
+        ),
         ("accept", "text/html,application/xhtml+xml"),
         ("accept-language", "en-GB,en;q=0.5"),
         ("x-forwarded-for", "192.0.2.10"),
@@ -55,8 +58,12 @@ fn run(vm: &mut Vm, authority: &str) -> f64 {
 #[test]
 #[ignore = "a measurement; run with --release --ignored --nocapture"]
 fn cache_hit_cost() {
-    let host = ProxyHost::load_default().unwrap_or_else(|e| panic!("{e:#}"));
-    host.set_time(Utc.with_ymd_and_hms(2021, 6, 10, 12, 0, 0).unwrap().timestamp());
+    let host = ProxyHost::load_default_optimized().unwrap_or_else(|e| panic!("{e:#}"));
+    host.set_time(
+        Utc.with_ymd_and_hms(2021, 6, 10, 12, 0, 0)
+            .unwrap()
+            .timestamp(),
+    );
 
     // The filter, warmed with google.com (registry + registrar answers).
     let mut filter = host.vm("{}").unwrap();
@@ -64,7 +71,12 @@ fn cache_hit_cost() {
     let id = filter.request(&headers("www.google.com")).unwrap();
     let call = filter.calls()[0].clone();
     filter
-        .respond(call.token, Some(200), &[], &fixture("verisign-google.com.json"))
+        .respond(
+            call.token,
+            Some(200),
+            &[],
+            &fixture("verisign-google.com.json"),
+        )
         .unwrap();
     let call = filter.calls()[0].clone();
     filter

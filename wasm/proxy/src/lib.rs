@@ -766,4 +766,34 @@ impl HttpContext for Filter {
             }
         }
     }
+
+    fn on_http_request_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        self.hold()
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        self.hold()
+    }
+}
+
+impl Filter {
+    /// `Pause` while the request waits for its lookup, so that a body or
+    /// trailers arriving meanwhile do not let it through before its headers
+    /// are written.
+    fn hold(&self) -> Action {
+        let waiting = match (&self.state, &self.waiting) {
+            (Some(state), Some(domain)) => state.try_borrow().is_ok_and(|state| {
+                state
+                    .flights
+                    .get(domain)
+                    .is_some_and(|f| f.waiters.iter().any(|(id, _)| *id == self.id))
+            }),
+            _ => false,
+        };
+        if waiting {
+            Action::Pause
+        } else {
+            Action::Continue
+        }
+    }
 }
