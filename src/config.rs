@@ -27,6 +27,19 @@ impl Config {
     /// default weight).
     pub fn from_toml(text: &str) -> Result<Config, Error> {
         let user: toml::Table = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        Config::from_table(user)
+    }
+
+    /// [`Config::from_toml`] for the same document as a JSON object (the
+    /// WASM filters' configuration): `{"rules": {"newly_registered":
+    /// {"days": 7}}}` keeps every other default. `null` is not a value.
+    pub fn from_json_value(user: serde_json::Value) -> Result<Config, Error> {
+        use serde::Deserialize as _;
+        let user = toml::Table::deserialize(user).map_err(|e| Error::Config(e.to_string()))?;
+        Config::from_table(user)
+    }
+
+    fn from_table(user: toml::Table) -> Result<Config, Error> {
         let mut merged =
             toml::Table::try_from(Config::default()).map_err(|e| Error::Config(e.to_string()))?;
         merge_tables(&mut merged, user);
@@ -285,6 +298,21 @@ mod tests {
         assert!(c.rules.newly_registered.enabled);
         assert_eq!(c.input.fields, vec!["a.b"]);
         assert_eq!(c.rules.on_hold, RulesConfig::default().on_hold);
+    }
+
+    #[test]
+    fn json_form() {
+        let c = Config::from_json_value(serde_json::json!({
+            "rules": {"newly_registered": {"days": 7}, "on_hold": {"statuses": ["serverHold"]}}
+        }))
+        .unwrap();
+        assert_eq!(c.rules.newly_registered.days, 7);
+        assert_eq!(c.rules.newly_registered.weight, 60);
+        assert_eq!(c.rules.on_hold.statuses, vec!["serverHold"]);
+        assert_eq!(c.input, InputConfig::default());
+        let e = Config::from_json_value(serde_json::json!({"rules": {"privacy": {"colour": 1}}}));
+        assert!(e.unwrap_err().to_string().contains("colour"));
+        assert!(Config::from_json_value(serde_json::json!([1])).is_err());
     }
 
     #[test]

@@ -47,6 +47,26 @@ pub enum LookupResult<'a> {
     Overloaded,
 }
 
+/// What a lookup's answer means at the event time `at`: the `domreg.lookup`
+/// kind, the facts the risk rules see, and the error code, if any.
+pub fn classify(
+    result: LookupResult<'_>,
+    at: DateTime<Utc>,
+) -> (LookupKind, Known<'_>, Option<&str>) {
+    match result {
+        LookupResult::Found(reg) if reg.registered => (
+            LookupKind::Hit,
+            Known::Registered(reg, Days::at(reg, at)),
+            None,
+        ),
+        LookupResult::Found(_) => (LookupKind::NotFound, Known::NotRegistered, None),
+        LookupResult::Miss => (LookupKind::Miss, Known::Unknown, None),
+        LookupResult::Pending => (LookupKind::Pending, Known::Unknown, None),
+        LookupResult::Error(code) => (LookupKind::Error, Known::Unknown, Some(code)),
+        LookupResult::Overloaded => (LookupKind::Skipped, Known::Unknown, None),
+    }
+}
+
 /// A lookup that knows nothing (every domain is a miss).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoLookup;
@@ -424,18 +444,7 @@ impl Enricher {
             }
             Analysis::Lookup(target) => {
                 let domain = target.domain();
-                let (kind, known, error) = match lookup.lookup(domain) {
-                    LookupResult::Found(reg) if reg.registered => (
-                        LookupKind::Hit,
-                        Known::Registered(reg, Days::at(reg, at)),
-                        None,
-                    ),
-                    LookupResult::Found(_) => (LookupKind::NotFound, Known::NotRegistered, None),
-                    LookupResult::Miss => (LookupKind::Miss, Known::Unknown, None),
-                    LookupResult::Pending => (LookupKind::Pending, Known::Unknown, None),
-                    LookupResult::Error(code) => (LookupKind::Error, Known::Unknown, Some(code)),
-                    LookupResult::Overloaded => (LookupKind::Skipped, Known::Unknown, None),
-                };
+                let (kind, known, error) = classify(lookup.lookup(domain), at);
                 let skip_reason = (kind == LookupKind::Skipped).then_some(SkipReason::Overload);
                 let risk = self.risk.assess_with(whois, known);
                 let registration = match known {

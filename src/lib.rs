@@ -18,6 +18,8 @@ for `wasm32-unknown-unknown` (`--no-default-features`). The `domreg` binary
   maps RDAP status strings to EPP names.
 - [`snapshot::Snapshot`] is the offline source: registration records read
   from JSON Lines.
+- [`summary`] gives one lookup's outcome as short strings (for HTTP
+  headers).
 - [`risk`] holds the rules and the score; [`attack`] the ATT&CK catalogue;
   [`config`] the TOML configuration; [`output`] writes the members.
 
@@ -67,6 +69,7 @@ pub mod rdap;
 pub mod registration;
 pub mod risk;
 pub mod snapshot;
+pub mod summary;
 pub mod text;
 
 pub use error::Error;

@@ -29,6 +29,13 @@ cargo test --doc --locked
 step "serve: python3 with yaml (tests/vector_config.rs parses vector-config/*.yaml with it)"
 python3 -c 'import yaml' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-yaml; }
 
+step "wasm/proxy: the proxy-wasm filter for wasm32-wasip1 (the harness tests below load it)"
+rustup target add wasm32-wasip1 >/dev/null
+cargo build -p domreg-proxy-wasm --target wasm32-wasip1 --profile wasm --locked
+DOMREG_PROXY_WASM=$(realpath -m "${CARGO_TARGET_DIR:-target}/wasm32-wasip1/wasm/domreg_proxy_wasm.wasm")
+export DOMREG_PROXY_WASM
+ls -l "$DOMREG_PROXY_WASM"
+
 step "unit and integration tests"
 cargo test --workspace --all-targets --locked
 
