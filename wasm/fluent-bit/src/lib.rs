@@ -67,8 +67,8 @@ pub struct Counters {
     pub registrations: u64,
     /// Successful loads of the registrations file (the first and reloads).
     pub loads: u64,
-    /// Reloads refused (unreadable file, not UTF-8, an unusable line): the
-    /// previous data stays in use.
+    /// Reloads refused (an unreadable file, an unusable line, e.g. not
+    /// UTF-8): the previous data stays in use.
     pub reload_errors: u64,
     /// Unusable lines skipped in the first load.
     pub bad_lines: u64,
@@ -305,16 +305,36 @@ fn first_file(dirs: &[PathBuf], name: &str) -> Option<(PathBuf, FileVersion)> {
     })
 }
 
-/// Read a registrations file: the records of its usable lines and one
-/// message per unusable line; `Err` when it cannot be read or is not UTF-8.
+/// Read a registrations file, line by line (the file's text is never held
+/// whole: with the old and new records it would be the peak of a reload):
+/// the records of its usable lines and one message per unusable line (not
+/// JSON, not a record, not UTF-8); `Err` when it cannot be read.
 fn read_snapshot(path: &Path) -> Result<(Snapshot, Vec<String>), String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
     let mut snapshot = Snapshot::new();
-    let bad = snapshot
-        .add_jsonl(&text)
-        .into_iter()
-        .map(|e| e.to_string())
-        .collect();
+    let mut bad = Vec::new();
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        if reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| e.to_string())?
+            == 0
+        {
+            break;
+        }
+        line_no += 1;
+        match std::str::from_utf8(&buf) {
+            Ok(line) => {
+                if let Err(e) = snapshot.add_line(line, line_no) {
+                    bad.push(e.to_string());
+                }
+            }
+            Err(_) => bad.push(format!("registrations line {line_no}: not UTF-8")),
+        }
+    }
     Ok((snapshot, bad))
 }
