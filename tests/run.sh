@@ -36,6 +36,16 @@ DOMREG_PROXY_WASM=$(realpath -m "${CARGO_TARGET_DIR:-target}/wasm32-wasip1/wasm/
 export DOMREG_PROXY_WASM
 ls -l "$DOMREG_PROXY_WASM"
 
+step "wasm/fluent-bit: the Fluent Bit filter_wasm module (wasm32-wasip1, 'wasm' profile), for the harness tests below"
+rustup target add wasm32-wasip1 >/dev/null
+# Its ABI module is compiled for WASI only: lint it there too.
+cargo clippy -p domreg-fluent-bit --target wasm32-wasip1 --locked -- -D warnings
+cargo build -p domreg-fluent-bit --target wasm32-wasip1 --profile wasm --locked
+fb_wasm=${CARGO_TARGET_DIR:-$PWD/target}/wasm32-wasip1/wasm/domreg_fluent_bit.wasm
+test -f "$fb_wasm" || { echo "missing $fb_wasm" >&2; exit 1; }
+ls -l "$fb_wasm"
+export DOMREG_FLUENT_BIT_WASM=$fb_wasm
+
 step "unit and integration tests"
 cargo test --workspace --all-targets --locked
 
