@@ -533,10 +533,10 @@ pub fn read_one<R: io::Read>(
     Ok(true)
 }
 
-/// Sends the pieces of a long line to the pipeline.
-struct PartSender<'a> {
-    tx: &'a mpsc::Sender<Input>,
-    failed: bool,
+/// Sends the pieces of a long line to the pipeline (also used by `serve`).
+pub(crate) struct PartSender<'a> {
+    pub(crate) tx: &'a mpsc::Sender<Input>,
+    pub(crate) failed: bool,
 }
 
 impl Write for PartSender<'_> {

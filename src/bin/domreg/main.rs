@@ -249,34 +249,7 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
         fixed_now,
         progress: &progress,
     };
-    let mut failed = false;
-    for input in &inputs {
-        let result = if input == Path::new("-") {
-            run.stream(
-                &mut BufReader::with_capacity(256 * 1024, io::stdin()),
-                &mut out,
-            )
-        } else {
-            match File::open(input) {
-                Ok(f) => run.stream(&mut BufReader::with_capacity(256 * 1024, f), &mut out),
-                Err(e) => {
-                    eprintln!("domreg: {}: {e}", input.display());
-                    failed = true;
-                    continue;
-                }
-            }
-        };
-        match result {
-            Ok(()) => {}
-            Err(StreamError::Write(e)) => {
-                return Err(anyhow::Error::new(e).context("writing output"));
-            }
-            Err(StreamError::Read(e)) => {
-                eprintln!("domreg: {}: {e}", input.display());
-                failed = true;
-            }
-        }
-    }
+    let failed = for_each_input(&inputs, |r| run.stream(r, &mut out))?;
     out.flush().context("writing output")?;
     progress.finish_and_clear();
     if !args.quiet {
@@ -299,27 +272,27 @@ fn enrich_parallel(
     progress: &ProgressBar,
     out: &mut impl Write,
 ) -> Result<bool> {
+    let failed = for_each_input(inputs, |r| {
+        parallel::stream(enrichers, snapshot, fixed_now, progress, r, out)
+    })?;
+    out.flush().context("writing output")?;
+    Ok(failed)
+}
+
+/// Run `f` over each input in turn (`-` is stdin), each behind a 256 KiB
+/// buffer. An input that cannot be opened or read is reported and skipped;
+/// the result is true when one was. A write error ends the run.
+fn for_each_input(
+    inputs: &[PathBuf],
+    mut f: impl FnMut(&mut BufReader<Box<dyn Read>>) -> Result<(), StreamError>,
+) -> Result<bool> {
     let mut failed = false;
     for input in inputs {
-        let result = if input == Path::new("-") {
-            parallel::stream(
-                enrichers,
-                snapshot,
-                fixed_now,
-                progress,
-                &mut io::stdin().lock(),
-                out,
-            )
+        let reader: Box<dyn Read> = if input == Path::new("-") {
+            Box::new(io::stdin())
         } else {
             match File::open(input) {
-                Ok(f) => parallel::stream(
-                    enrichers,
-                    snapshot,
-                    fixed_now,
-                    progress,
-                    &mut BufReader::with_capacity(256 * 1024, f),
-                    out,
-                ),
+                Ok(f) => Box::new(f),
                 Err(e) => {
                     eprintln!("domreg: {}: {e}", input.display());
                     failed = true;
@@ -327,7 +300,7 @@ fn enrich_parallel(
                 }
             }
         };
-        match result {
+        match f(&mut BufReader::with_capacity(256 * 1024, reader)) {
             Ok(()) => {}
             Err(StreamError::Write(e)) => {
                 return Err(anyhow::Error::new(e).context("writing output"));
@@ -338,7 +311,6 @@ fn enrich_parallel(
             }
         }
     }
-    out.flush().context("writing output")?;
     Ok(failed)
 }
 

@@ -656,7 +656,7 @@ fn read_conn(
                 {
                     return Ok(());
                 }
-                let mut sink = PartSender { tx, failed: false };
+                let mut sink = crate::live::PartSender { tx, failed: false };
                 lines::copy_rest(&mut r, &mut sink)?;
                 if sink.failed || tx.blocking_send(Input::LongEnd).is_err() {
                     return Ok(());
@@ -691,32 +691,6 @@ fn read_conn(
         send_batch(batch);
     }
     Ok(())
-}
-
-/// Sends the pieces of a long line to the pipeline.
-struct PartSender<'a> {
-    tx: &'a mpsc::Sender<Input>,
-    failed: bool,
-}
-
-impl Write for PartSender<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self
-            .tx
-            .blocking_send(Input::LongPart(buf.to_vec()))
-            .is_err()
-        {
-            self.failed = true;
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "pipeline stopped",
-            ));
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Writes the enriched stream into the queue, in chunks.
