@@ -70,7 +70,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
     cargo test -p domreg-wasm --target wasm32-unknown-unknown --locked
 # The Node tests run target/debug/domreg and target/debug/rdap-mock
 # (already built by the workspace tests above; a no-op then).
-cargo build -p domreg -p rdap-mock --bins --locked
+cargo build --workspace --bins --locked
 node --test wasm/tests/*.test.mjs
 
 step "rules/: sigma check, Sigma rules run over domreg's output (pySigma SQLite backend), converted queries up to date"
@@ -90,7 +90,7 @@ fi
 # from GitHub, which is out of reach here; the test checks each rule's ATT&CK
 # tags against `domreg attack --json` instead.
 "$sigma_venv/bin/sigma" check --fail-on-issues --exclude attacktag --exclude d3_fendtag rules/sigma
-cargo build --bin domreg --locked
+cargo build --workspace --bins --locked
 DOMREG="${CARGO_TARGET_DIR:-target}/debug/domreg" \
     "$sigma_venv/bin/python" -m unittest discover -s rules/tests -v
 
@@ -101,4 +101,4 @@ SECS=20 bash fuzz/run.sh
 
 step "integrations: a real rsyslogd (Debian's rsyslog) running integrations/rsyslog/domreg.conf with domreg enrich --rsyslog"
 command -v rsyslogd >/dev/null || { apt-get update -qq && apt-get install -y -qq rsyslog; }
-cargo test --test rsyslog --locked -- --ignored
+cargo test --workspace --test rsyslog --locked -- --ignored
