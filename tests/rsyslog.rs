@@ -15,6 +15,11 @@
     clippy::panic
 )]
 
+#[path = "common/mock.rs"]
+#[allow(dead_code)]
+mod mock;
+use mock::Mock;
+
 use std::io::Write;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -370,55 +375,6 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
 
 // ------------------------------------------- the protocol, live lookups ----
 
-fn mock_binary() -> PathBuf {
-    let domreg = PathBuf::from(env!("CARGO_BIN_EXE_domreg"));
-    let path = domreg.with_file_name(format!("rdap-mock{}", std::env::consts::EXE_SUFFIX));
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "rdap-mock", "--locked"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
-}
-
-/// rdap-mock with `config`; stops when dropped (its stdin closes).
-fn start_mock(config: &Value, dir: &Path) -> (Child, PathBuf) {
-    use std::io::{BufRead, BufReader, Read};
-    let mut child = Command::new(mock_binary())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ports: Value = serde_json::from_str(&line).unwrap();
-    let host = ports["listening"][0].as_str().unwrap().to_string();
-    let request = |method: &str, path: &str, body: &str| -> String {
-        let mut s = TcpStream::connect(&host).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        body.to_string()
-    };
-    request("POST", "/_control/config", &config.to_string());
-    let bootstrap = dir.join("bootstrap.json");
-    std::fs::write(&bootstrap, request("GET", "/_control/bootstrap", "")).unwrap();
-    (child, bootstrap)
-}
-
 /// rsyslog's side of mmexternal, against `domreg enrich --rsyslog` with live
 /// lookups: one message written, one reply read, the pipe kept open. A
 /// lookup slower than --max-wait gives `pending` at once (the reply does
@@ -428,12 +384,10 @@ fn start_mock(config: &Value, dir: &Path) -> (Child, PathBuf) {
 fn rsyslog_protocol_live_lookups_reply_within_max_wait() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let (mut mock, bootstrap) = start_mock(
-        &serde_json::json!({"faults": [
-            {"domain": "google.com", "kind": "delay", "delay_ms": 3000, "times": 1}
-        ]}),
-        dir.path(),
-    );
+    let mock = Mock::start(serde_json::json!({"faults": [
+        {"domain": "google.com", "kind": "delay", "delay_ms": 3000, "times": 1}
+    ]}));
+    let bootstrap = mock.bootstrap(dir.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
         .args(["enrich", "--rsyslog", "--max-wait", "300", "--no-cache"])
         .args(["--allow-insecure-rdap", "--now", NOW, "--bootstrap"])
@@ -492,8 +446,7 @@ fn rsyslog_protocol_live_lookups_reply_within_max_wait() {
     assert!(out.status.success());
     // Nothing but replies: rsyslog reads stderr through the same pipe.
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
-    drop(mock.stdin.take());
-    let _ = mock.wait();
+    drop(mock);
 }
 
 /// The shipped config's own live command (`--max-wait 500 --cache FILE`)
@@ -506,12 +459,10 @@ fn rsyslog_protocol_live_lookups_reply_within_max_wait() {
 fn rsyslog_live_lookups_with_the_shipped_command() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (mut mock, bootstrap) = start_mock(
-        &serde_json::json!({"faults": [
-            {"domain": "google.com", "kind": "delay", "delay_ms": 3000, "times": 1}
-        ]}),
-        d,
-    );
+    let mock = Mock::start(serde_json::json!({"faults": [
+        {"domain": "google.com", "kind": "delay", "delay_ms": 3000, "times": 1}
+    ]}));
+    let bootstrap = mock.bootstrap(d);
     std::fs::write(d.join("dns.log"), "").unwrap();
     let cache = d.join("cache.jsonl");
     // The shipped command, with the binary and the cache path replaced,
@@ -593,6 +544,5 @@ fn rsyslog_live_lookups_with_the_shipped_command() {
     for domain in ["\"google.com\"", "\"nic.xyz\"", "\"bbc.co.uk\""] {
         assert!(saved.contains(domain), "{domain} in {saved}");
     }
-    drop(mock.stdin.take());
-    let _ = mock.wait();
+    drop(mock);
 }

@@ -11,6 +11,11 @@
     clippy::panic
 )]
 
+#[path = "common/mock.rs"]
+#[allow(dead_code)]
+mod mock;
+use mock::Mock;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -494,18 +499,23 @@ fn many_connections_forwarded_in_order_and_http() {
     assert_eq!(serve.http("GET", "/enrich", b"").0, 405);
 }
 
-/// The bytes a dead peer can have left unread on this host: the TCP send
-/// buffer's and receive buffer's largest sizes (the third numbers of
-/// net.ipv4.tcp_wmem and tcp_rmem), plus a margin; the resend window must
-/// be larger (docs/serve.md, "Delivery").
-fn resend_window() -> u64 {
+/// The most bytes this host's TCP buffers can hold on one loopback
+/// connection: the send buffer's and the receive buffer's largest sizes
+/// (the third numbers of net.ipv4.tcp_wmem and tcp_rmem).
+fn host_tcp_buffers() -> u64 {
     let max = |name: &str| -> u64 {
         std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"))
             .ok()
             .and_then(|s| s.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
             .unwrap_or(8 << 20)
     };
-    (max("tcp_wmem") + max("tcp_rmem")).max(32 << 20) + (1 << 20)
+    max("tcp_wmem") + max("tcp_rmem")
+}
+
+/// The resend window must exceed what a dead peer can have left unread
+/// (docs/serve.md, "Delivery"): the host's buffers plus a margin.
+fn resend_window() -> u64 {
+    host_tcp_buffers().max(32 << 20) + (1 << 20)
 }
 
 /// The downstream dies (unread bytes lost) and comes back: reading pauses
@@ -534,7 +544,13 @@ fn downstream_restart_loses_nothing() {
         "--resend-bytes",
         &resend_window().to_string(),
     ]);
-    let n = 100_000;
+    // More input than the sockets between the sender and domreg can hold,
+    // so that backpressure must reach the sender (on a quiet machine the
+    // kernel grows those buffers to their maximum).
+    let line = event(0, 0).len() as u64 + 1;
+    let n = usize::try_from(host_tcp_buffers() * 3 / 2 / line)
+        .unwrap()
+        .max(100_000);
     let sent = Arc::new(AtomicU64::new(0));
     let sender = {
         let (addr, sent) = (serve.listen[0].clone(), sent.clone());
@@ -636,47 +652,14 @@ fn downstream_restart_loses_nothing() {
     );
 }
 
-fn mock_binary() -> PathBuf {
-    let domreg = PathBuf::from(env!("CARGO_BIN_EXE_domreg"));
-    let path = domreg.with_file_name(format!("rdap-mock{}", std::env::consts::EXE_SUFFIX));
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "rdap-mock", "--locked"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
-}
-
-/// Start rdap-mock; returns it and a bootstrap file pointing at it.
-fn mock(dir: &Path) -> (Child, PathBuf) {
-    let mut child = Command::new(mock_binary())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap();
-    let host = v["listening"][0].as_str().unwrap().to_string();
-    let (_, boot) = http(&host, "GET", "/_control/bootstrap", b"");
-    let path = dir.join("bootstrap.json");
-    std::fs::write(&path, boot).unwrap();
-    (child, path)
-}
-
 /// Live lookups against rdap-mock, then SIGTERM while events are still
 /// coming: every event domreg read is forwarded (no gap, no duplicate, no
 /// partial line), the cache is saved, exit 0.
 #[test]
 fn live_lookups_and_sigterm_under_load() {
     let dir = TempDir::new().unwrap();
-    let (mut mock, boot) = mock(dir.path());
+    let mock = Mock::start(serde_json::json!({}));
+    let boot = mock.bootstrap(dir.path());
     let down = Downstream::start("127.0.0.1:0");
     let forward = format!("tcp://{}", down.addr);
     let cache = dir.path().join("cache.jsonl");
@@ -778,8 +761,7 @@ fn live_lookups_and_sigterm_under_load() {
     // The cache was saved.
     let saved = std::fs::read_to_string(&cache).unwrap();
     assert!(saved.contains("google.com"), "{saved}");
-    let _ = mock.kill();
-    let _ = mock.wait();
+    drop(mock);
 }
 
 /// `enrich --follow`: lines appended after the start, through a
