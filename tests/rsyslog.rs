@@ -110,7 +110,16 @@ fn expected(lines: &[&str], registrations: &Path) -> Vec<(Option<Value>, Option<
 /// Start rsyslogd on the shipped config, pointed at `dir` (work directory,
 /// `dns.log` for imfile, `enriched.jsonl` out) and `port`, with mmexternal
 /// running `binary`; wait for its TCP input.
-fn start_rsyslogd(dir: &Path, port: u16, binary: &str) -> (Rsyslogd, TcpStream, PathBuf) {
+///
+/// `ready` is how many lines imfile's `dns.log` gives: the TCP connection
+/// the test writes to is opened only once they are in the output, when
+/// rsyslogd's inputs, ruleset and mmexternal are all running.
+fn start_rsyslogd(
+    dir: &Path,
+    port: u16,
+    binary: &str,
+    ready: usize,
+) -> (Rsyslogd, TcpStream, PathBuf) {
     let d = dir;
     std::fs::create_dir_all(d.join("work")).unwrap();
     let shipped = std::fs::read_to_string(repo("integrations/rsyslog/domreg.conf")).unwrap();
@@ -147,6 +156,11 @@ fn start_rsyslogd(dir: &Path, port: u16, binary: &str) -> (Rsyslogd, TcpStream, 
         &out_path.display().to_string(),
         1,
     );
+    // rsyslogd's own messages (the default ruleset), for the diagnostics.
+    conf.push_str(&format!(
+        "*.* action(type=\"omfile\" file=\"{}\")\n",
+        d.join("internal.log").display()
+    ));
     std::fs::write(d.join("rsyslog.conf"), &conf).unwrap();
 
     let log = std::fs::File::create(d.join("rsyslogd.log")).unwrap();
@@ -163,9 +177,9 @@ fn start_rsyslogd(dir: &Path, port: u16, binary: &str) -> (Rsyslogd, TcpStream, 
         .expect("rsyslogd (apt-get install rsyslog)");
     let rsyslogd = Rsyslogd(child);
 
-    // Wait for the TCP input.
+    // Wait for the TCP input, then for imfile's lines to come out.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let tcp = loop {
+    let connect = || loop {
         match TcpStream::connect(("127.0.0.1", port)) {
             Ok(s) => break s,
             Err(_) if Instant::now() < deadline => {
@@ -177,7 +191,17 @@ fn start_rsyslogd(dir: &Path, port: u16, binary: &str) -> (Rsyslogd, TcpStream, 
             ),
         }
     };
-    (rsyslogd, tcp, out_path)
+    drop(connect());
+    let lines = || {
+        std::fs::read_to_string(&out_path)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    while lines() < ready && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (rsyslogd, connect(), out_path)
 }
 
 /// The lines of `path` once it has `n` of them (or after 30 s), as JSON.
@@ -215,7 +239,7 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
         env!("CARGO_BIN_EXE_domreg"),
         registrations.display()
     );
-    let (rsyslogd, mut tcp, out_path) = start_rsyslogd(d, port, &binary);
+    let (rsyslogd, mut tcp, out_path) = start_rsyslogd(d, port, &binary, zeek.len());
 
     // (syslog header, message) pairs. BIND: the messages of the real
     // query-log sample (misses, skips, lines without a query; sent with one
@@ -265,7 +289,14 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
         std::thread::sleep(Duration::from_millis(5));
     }
     for (head, msg) in &tcp_msgs {
-        writeln!(tcp, "{head} {msg}").unwrap();
+        if let Err(e) = writeln!(tcp, "{head} {msg}") {
+            let log = |name: &str| std::fs::read_to_string(d.join(name)).unwrap_or_default();
+            panic!(
+                "writing to rsyslogd's TCP input: {e}\n{}\n{}",
+                log("rsyslogd.log"),
+                log("internal.log")
+            );
+        }
     }
     tcp.flush().unwrap();
 
@@ -474,7 +505,7 @@ fn rsyslog_live_lookups_with_the_shipped_command() {
         bootstrap.display()
     );
     let port = free_port();
-    let (rsyslogd, mut tcp, out_path) = start_rsyslogd(d, port, &binary);
+    let (rsyslogd, mut tcp, out_path) = start_rsyslogd(d, port, &binary, 0);
     let query = |i: usize, name: &str| {
         format!(
             "<30>Nov 24 09:00:00 ns1 named[811]: client @0x1 10.0.0.{i}#5353 ({name}): query: {name} IN A + (10.0.0.53)"
