@@ -9,12 +9,28 @@
 //! Suffix List. A name under a private suffix (`x.github.io`) maps to its ICANN
 //! registered domain (`github.io`), which is what a registry knows.
 //!
+//! The list is data, not code: `src/data/public_suffix_icann.dat` (the ICANN
+//! section in A-label form, regenerated from the `psl` crate's list by
+//! `tests/public_suffix.rs`), matched by the `publicsuffix` crate. A compiled
+//! matcher would cost the WASM filters ~1 MB; the data costs ~100 KB.
+//!
 //! Pure: no I/O, no allocation for names that are already lower-case ASCII.
 
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use psl::{List, Psl, Type};
+use std::sync::LazyLock;
+
+use publicsuffix::{List, Psl};
+
+/// The ICANN section of the Public Suffix List, parsed on first use.
+static ICANN_SUFFIXES: LazyLock<List> = LazyLock::new(|| {
+    // The shipped list parses (tests/public_suffix.rs); were it not to, every
+    // name would be `unknown_tld`, never a panic.
+    include_str!("data/public_suffix_icann.dat")
+        .parse()
+        .unwrap_or_default()
+});
 
 /// Longest DNS name in presentation form, without the trailing dot.
 pub const MAX_NAME_LEN: usize = 253;
@@ -291,11 +307,8 @@ fn registered_domain_start(name: &str) -> Result<usize, SkipReason> {
     if !name.contains('.') {
         return Err(SkipReason::SingleLabel);
     }
-    let info = List.find(name.rsplit('.').map(str::as_bytes));
-    let suffix_len = match info.typ {
-        None => return Err(SkipReason::UnknownTld),
-        Some(Type::Icann) => info.len,
-        Some(Type::Private) => icann_suffix_len(name, info.len),
+    let Some(suffix_len) = public_suffix_len(name) else {
+        return Err(SkipReason::UnknownTld);
     };
     if suffix_len >= name.len() {
         return Err(SkipReason::PublicSuffix);
@@ -311,20 +324,12 @@ fn registered_domain_start(name: &str) -> Result<usize, SkipReason> {
     Ok(start)
 }
 
-/// Length of the longest ICANN suffix of `name`, given that its longest match
-/// (`private_len` bytes) is a private suffix.
-fn icann_suffix_len(name: &str, private_len: usize) -> usize {
-    let private_start = name.len().saturating_sub(private_len);
-    let mut candidate = name.get(private_start..).unwrap_or(name);
-    // Drop leading labels of the private suffix until the rest is an ICANN rule.
-    while let Some((_, rest)) = candidate.split_once('.') {
-        let info = List.find(rest.rsplit('.').map(str::as_bytes));
-        if info.typ == Some(Type::Icann) && info.len == rest.len() {
-            return rest.len();
-        }
-        candidate = rest;
-    }
-    candidate.len()
+/// Length of the ICANN public suffix of `name` (a normalised A-label name):
+/// its longest match in the list, wildcards and exceptions applied; `None`
+/// when its TLD is not in the list.
+pub fn public_suffix_len(name: &str) -> Option<usize> {
+    let info = ICANN_SUFFIXES.find(name.rsplit('.').map(str::as_bytes));
+    info.typ.map(|_| info.len)
 }
 
 #[cfg(test)]

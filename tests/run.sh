@@ -49,7 +49,7 @@ export DOMREG_FLUENT_BIT_WASM=$fb_wasm
 step "unit and integration tests"
 cargo test --workspace --all-targets --locked
 
-step "wasm/bindgen: wasm-bindgen-cli, release build, wasm-bindgen-test on Node, node --test"
+step "wasm/bindgen: wasm-bindgen-cli, the package ('wasm-js' profile), wasm-bindgen-test on Node, node --test"
 # The CLI must be exactly the version the crate pins.
 wb_version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' wasm/bindgen/Cargo.toml)
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wb_version" ]; then
@@ -62,9 +62,9 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wb_version" ]; th
 fi
 command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs; }
 target_dir=${CARGO_TARGET_DIR:-target}
-cargo build -p domreg-wasm --target wasm32-unknown-unknown --release --locked
+cargo build -p domreg-wasm --target wasm32-unknown-unknown --profile wasm-js --locked
 wasm-bindgen --target nodejs --out-dir wasm/bindgen/pkg \
-    "$target_dir/wasm32-unknown-unknown/release/domreg_wasm.wasm"
+    "$target_dir/wasm32-unknown-unknown/wasm-js/domreg_wasm.wasm"
 ls -l wasm/bindgen/pkg/domreg_wasm_bg.wasm
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
     cargo test -p domreg-wasm --target wasm32-unknown-unknown --locked
@@ -72,6 +72,9 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 # (already built by the workspace tests above; a no-op then).
 cargo build --workspace --bins --locked
 node --test wasm/tests/*.test.mjs
+
+step "wasm size budget: each module at most 1 MiB after wasm-opt -Oz (Debian's binaryen)"
+bash wasm/size.sh
 
 step "rules/: sigma check, Sigma rules run over domreg's output (pySigma SQLite backend), converted queries up to date"
 # A venv under target/ with rules/requirements.txt; reinstalled only when
