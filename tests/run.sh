@@ -104,4 +104,4 @@ SECS=20 bash fuzz/run.sh
 
 step "integrations: a real rsyslogd (Debian's rsyslog) running integrations/rsyslog/domreg.conf with domreg enrich --rsyslog"
 command -v rsyslogd >/dev/null || { apt-get update -qq && apt-get install -y -qq rsyslog; }
-cargo test --workspace --test rsyslog --locked -- --ignored
+cargo test --workspace --test rsyslog --locked -- --ignored --test-threads=1
