@@ -75,6 +75,10 @@ node --test wasm/tests/*.test.mjs
 
 step "wasm size budget: each module at most 1 MiB after wasm-opt -Oz (Debian's binaryen)"
 bash wasm/size.sh
+# The -Oz modules must work, not only be small: the harness tests again on them.
+size_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}/wasm-size")
+DOMREG_PROXY_WASM=$size_dir/domreg_proxy_wasm.wasm DOMREG_FLUENT_BIT_WASM=$size_dir/domreg_fluent_bit.wasm \
+    cargo test -p domreg-wasm-harness --locked
 
 step "rules/: sigma check, Sigma rules run over domreg's output (pySigma SQLite backend), converted queries up to date"
 # A venv under target/ with rules/requirements.txt; reinstalled only when
