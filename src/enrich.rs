@@ -28,6 +28,16 @@ use crate::{Error, Registration};
 pub trait Lookup {
     /// The state of `domain`'s registration.
     fn lookup(&mut self, domain: &str) -> LookupResult<'_>;
+
+    /// [`Lookup::lookup`], with the record's `registration` object already
+    /// rendered when the source keeps one (the offline snapshot does); the
+    /// enricher renders it itself otherwise.
+    fn lookup_rendered(
+        &mut self,
+        domain: &str,
+    ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
+        (self.lookup(domain), None)
+    }
 }
 
 /// What a [`Lookup`] knows about a domain.
@@ -259,13 +269,46 @@ pub struct Enricher {
     scratch: Vec<u8>,
     /// Recent names and their analysis (registered domain or skip reason)
     /// with their `whois_recon` match.
-    analyses: lru::LruCache<Box<str>, (Analysis<'static>, bool)>,
+    analyses: lru::LruCache<String, NameEntry>,
     /// The `threat` JSON of each rule set seen (at most 2^9 of them).
     threats: HashMap<RuleSet, Option<Arc<[u8]>>>,
     /// Recent registered domains: the record last seen and its
     /// `registration` object rendered but for the day counts. Used while
     /// the lookup returns an equal record.
     templates: lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
+}
+
+/// What is kept of a name seen recently.
+struct NameEntry {
+    /// Its registered domain, or why it has none.
+    analysis: Analysis<'static>,
+    /// The registered domain is a `whois_recon` service.
+    whois: bool,
+    /// The start of its `domreg` member: `"domreg":{"name":...` with the
+    /// Unicode form and the registered domain when there are.
+    head: Box<[u8]>,
+}
+
+impl NameEntry {
+    fn new(name: &str, risk: &RiskEngine) -> NameEntry {
+        let analysis = domain::analyze(name).into_owned();
+        let mut head = Vec::new();
+        let whois = match &analysis {
+            Analysis::Lookup(t) => {
+                output::write_domreg_head(&mut head, &t.name, Some(t.domain()));
+                risk.is_whois_service(&t.name)
+            }
+            Analysis::Skip { name, .. } => {
+                output::write_domreg_head(&mut head, truncate(name, domain::MAX_NAME_LEN), None);
+                false
+            }
+        };
+        NameEntry {
+            analysis,
+            whois,
+            head: head.into_boxed_slice(),
+        }
+    }
 }
 
 /// Names whose analysis is kept.
@@ -406,31 +449,20 @@ impl Enricher {
         // Build the `domreg` member in scratch, then splice.
         let mut member = std::mem::take(&mut self.scratch);
         member.clear();
-        // Names repeat (Zipf): analyse each once, with its whois match.
-        if self.analyses.get(name).is_none() {
-            let analysis = domain::analyze(name).into_owned();
-            let whois = match &analysis {
-                Analysis::Lookup(t) => self.risk.is_whois_service(&t.name),
-                Analysis::Skip { .. } => false,
-            };
-            self.analyses.put(name.into(), (analysis, whois));
-        }
-        let fallback;
-        let (analysis, whois) = match self.analyses.peek(name) {
-            Some((analysis, whois)) => (analysis, *whois),
-            None => {
-                fallback = domain::analyze(name);
-                (&fallback, false)
-            }
-        };
-        let (lookup_kind, skip_reason, threat) = match analysis {
-            Analysis::Skip { name, reason } => {
+        // Names repeat (Zipf): analyse each once, with its whois match and
+        // the start of its `domreg` member (name and domain) rendered.
+        let risk_engine = &self.risk;
+        let entry = self
+            .analyses
+            .get_or_insert_ref(name, || NameEntry::new(name, risk_engine));
+        member.extend_from_slice(&entry.head);
+        let (lookup_kind, skip_reason, threat) = match &entry.analysis {
+            Analysis::Skip { reason, .. } => {
                 let reason = *reason;
-                let display = truncate(name, domain::MAX_NAME_LEN);
-                output::write_domreg(
+                output::write_domreg_tail(
                     &mut member,
                     &DomregMember {
-                        name: display,
+                        name: "",
                         domain: None,
                         field,
                         lookup: LookupKind::Skipped,
@@ -439,20 +471,25 @@ impl Enricher {
                         registration: None,
                         risk: Default::default(),
                     },
+                    None,
                 );
                 (LookupKind::Skipped, Some(reason), None)
             }
             Analysis::Lookup(target) => {
                 let domain = target.domain();
-                let (kind, known, error) = classify(lookup.lookup(domain), at);
+                let (result, rendered) = lookup.lookup_rendered(domain);
+                let (kind, known, error) = classify(result, at);
                 let skip_reason = (kind == LookupKind::Skipped).then_some(SkipReason::Overload);
-                let risk = self.risk.assess_with(whois, known);
+                let risk = self.risk.assess_with(entry.whois, known);
                 let registration = match known {
                     Known::Registered(reg, days) => Some((reg, days)),
                     _ => None,
                 };
-                let template = registration.and_then(|(reg, _)| template(&mut self.templates, reg));
-                output::write_domreg_with(
+                let template = match rendered {
+                    Some(t) => Some(t),
+                    None => registration.and_then(|(reg, _)| template(&mut self.templates, reg)),
+                };
+                output::write_domreg_tail(
                     &mut member,
                     &DomregMember {
                         name: &target.name,

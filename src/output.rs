@@ -87,13 +87,20 @@ pub(crate) fn write_domreg_with(
     m: &DomregMember<'_>,
     template: Option<&RegistrationTemplate>,
 ) {
+    write_domreg_head(out, m.name, m.domain);
+    write_domreg_tail(out, m, template);
+}
+
+/// The start of the `domreg` member, which depends on the name only:
+/// `"domreg":{"name":...` and the Unicode form and registered domain.
+pub(crate) fn write_domreg_head(out: &mut Vec<u8>, name: &str, domain: Option<&str>) {
     out.extend_from_slice(b"\"domreg\":{\"name\":");
-    push_str(out, m.name);
-    if has_a_label(m.name) {
+    push_str(out, name);
+    if has_a_label(name) {
         out.extend_from_slice(b",\"name_unicode\":");
-        push_str(out, &idna::domain_to_unicode(m.name).0);
+        push_str(out, &idna::domain_to_unicode(name).0);
     }
-    if let Some(domain) = m.domain {
+    if let Some(domain) = domain {
         out.extend_from_slice(b",\"domain\":");
         push_str(out, domain);
         if has_a_label(domain) {
@@ -101,6 +108,15 @@ pub(crate) fn write_domreg_with(
             push_str(out, &idna::domain_to_unicode(domain).0);
         }
     }
+}
+
+/// The rest of the `domreg` member after [`write_domreg_head`] (`m.name`
+/// and `m.domain` are not used).
+pub(crate) fn write_domreg_tail(
+    out: &mut Vec<u8>,
+    m: &DomregMember<'_>,
+    template: Option<&RegistrationTemplate>,
+) {
     out.extend_from_slice(b",\"field\":");
     push_str(out, m.field);
     out.extend_from_slice(b",\"lookup\":");
@@ -157,7 +173,7 @@ impl DayField {
 /// the holes per event. Made per registered domain and reused while the
 /// record is unchanged.
 #[derive(Debug, Clone)]
-pub(crate) struct RegistrationTemplate {
+pub struct RegistrationTemplate {
     bytes: Vec<u8>,
     /// Where each day count goes (offset into `bytes`), in order.
     holes: Vec<(usize, DayField)>,

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 
 use chrono::{DateTime, Utc};
 use domreg::enrich::{Enricher, Lookup, LookupResult, PassReason};
+use domreg::output::RegistrationTemplate;
 use domreg::snapshot::Snapshot;
 use indicatif::ProgressBar;
 
@@ -30,6 +31,13 @@ impl Lookup for Shared<'_> {
             Some(reg) => LookupResult::Found(reg),
             None => LookupResult::Miss,
         }
+    }
+
+    fn lookup_rendered(
+        &mut self,
+        domain: &str,
+    ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
+        domreg::snapshot::rendered(self.0, domain)
     }
 }
 
