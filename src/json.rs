@@ -212,6 +212,8 @@ struct Parser<'a, 's> {
 }
 
 impl<'a> Parser<'a, '_> {
+    #[cold]
+    #[inline(never)]
     fn err(&self, what: &str) -> serde_json::Error {
         de::Error::custom(format_args!("{what} at byte {}", self.pos))
     }
@@ -239,12 +241,25 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    #[inline]
     /// A string starting at the `"` under the cursor: the byte range of its
     /// contents and whether it holds escapes. The cursor ends after it.
+    #[inline(always)]
     fn string(&mut self) -> Result<(usize, usize, bool), serde_json::Error> {
-        self.pos += 1;
-        let start = self.pos;
+        let start = self.pos + 1;
+        let end = find_special(self.b, start);
+        if self.b.get(end) == Some(&b'"') {
+            // Most strings: no escape, one look.
+            self.pos = end + 1;
+            return Ok((start, end, false));
+        }
+        self.pos = end;
+        self.string_rest(start)
+    }
+
+    /// The rest of a string whose contents start at `start`, from the first
+    /// `\` or control character (or the end of the line) under the cursor.
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize) -> Result<(usize, usize, bool), serde_json::Error> {
         let mut escaped = false;
         loop {
             self.pos = find_special(self.b, self.pos);
@@ -326,19 +341,24 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
+    #[inline]
     fn literal(&mut self) -> Result<(), serde_json::Error> {
         let rest = self.b.get(self.pos..).unwrap_or(&[]);
-        for word in [&b"true"[..], b"false", b"null"] {
-            if rest.starts_with(word) {
-                self.pos += word.len();
-                return Ok(());
-            }
+        let word: &[u8] = match rest.first() {
+            Some(b't') => b"true",
+            Some(b'f') => b"false",
+            _ => b"null",
+        };
+        if rest.starts_with(word) {
+            self.pos += word.len();
+            return Ok(());
         }
         Err(self.err("expected a value"))
     }
 
     /// A key, then the colon after it. The key borrows from the line unless
     /// it had escapes.
+    #[inline(always)]
     fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, serde_json::Error> {
         self.ws();
         if self.peek() != Some(b'"') {
@@ -357,6 +377,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Step over one value (any nesting, validated, nothing decoded).
+    #[inline(always)]
     fn skip_value(&mut self) -> Result<(), serde_json::Error> {
         // Scalars (most values) directly; containers with the stack.
         self.ws();
@@ -373,6 +394,7 @@ impl<'a> Parser<'a, '_> {
         result
     }
 
+    #[inline(never)]
     fn skip_with(&mut self, stack: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         'value: loop {
             self.ws();
