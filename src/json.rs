@@ -359,7 +359,7 @@ impl<'a> Parser<'a, '_> {
     /// A key, then the colon after it. The key borrows from the line unless
     /// it had escapes.
     #[inline(always)]
-    fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, serde_json::Error> {
+    fn key(&mut self) -> Result<std::borrow::Cow<'a, [u8]>, serde_json::Error> {
         self.ws();
         if self.peek() != Some(b'"') {
             return Err(self.err("expected a key"));
@@ -367,12 +367,12 @@ impl<'a> Parser<'a, '_> {
         let (start, end, escaped) = self.string()?;
         self.expect(b':', "expected ':'")?;
         if escaped {
-            Ok(std::borrow::Cow::Owned(self.decode(start - 1, end)?))
-        } else {
-            let line: &'a str = self.line;
-            Ok(std::borrow::Cow::Borrowed(
-                line.get(start..end).unwrap_or(""),
+            Ok(std::borrow::Cow::Owned(
+                self.decode(start - 1, end)?.into_bytes(),
             ))
+        } else {
+            let b: &'a [u8] = self.b;
+            Ok(std::borrow::Cow::Borrowed(b.get(start..end).unwrap_or(&[])))
         }
     }
 
@@ -474,10 +474,10 @@ impl<'a> Parser<'a, '_> {
             let mut next = self.trie.step(node, &key);
             if top {
                 self.scan.members += 1;
-                if key == DOMREG_KEY {
+                if *key == *DOMREG_KEY.as_bytes() {
                     self.scan.has_domreg = true;
                     next = None;
-                } else if key == THREAT_KEY {
+                } else if *key == *THREAT_KEY.as_bytes() {
                     self.scan.has_threat = true;
                 }
             }
@@ -665,14 +665,21 @@ impl Trie {
 
     /// The node reached from `node` by `key`: a segment, or a literal key
     /// with dots standing for several segments (`id.orig_h`).
-    fn step(&self, node: usize, key: &str) -> Option<usize> {
+    #[inline(always)]
+    fn step(&self, node: usize, key: &[u8]) -> Option<usize> {
+        // Most keys of an event are rejected here, by their first byte.
         let n = self.node(node)?;
-        let b = *key.as_bytes().first()?;
+        let b = *key.first()?;
         let word = n.first.get(usize::from(b >> 6))?;
         if word & (1 << (b & 63)) == 0 {
             return None;
         }
-        let bytes = key.as_bytes();
+        self.step_group(n, b, key)
+    }
+
+    /// [`Trie::step`] among the children of `n` whose segment starts with `b`.
+    #[inline(never)]
+    fn step_group(&self, n: &Node, b: u8, bytes: &[u8]) -> Option<usize> {
         let &(from, to) = n.by_first.get(usize::from(b))?;
         let group = n
             .children
@@ -686,7 +693,7 @@ impl Trie {
                 }
             } else if bytes.get(s.len()) == Some(&b'.') && bytes.starts_with(s) {
                 // A literal key with dots: `id.orig_h` = `id` then `orig_h`.
-                if let Some(rest) = key.get(s.len() + 1..)
+                if let Some(rest) = bytes.get(s.len() + 1..)
                     && let Some(found) = self.step(*child, rest)
                 {
                     return Some(found);
