@@ -285,13 +285,14 @@ struct NameEntry {
     whois: bool,
     /// The start of its `domreg` member: `"domreg":{"name":...` with the
     /// Unicode form and the registered domain when there are.
-    head: Box<[u8]>,
+    head: Vec<u8>,
 }
 
 impl NameEntry {
     fn new(name: &str, risk: &RiskEngine) -> NameEntry {
         let analysis = domain::analyze(name).into_owned();
-        let mut head = Vec::new();
+        // Room for the name and its domain, escaped or not, without growing.
+        let mut head = Vec::with_capacity(2 * name.len() + 64);
         let whois = match &analysis {
             Analysis::Lookup(t) => {
                 output::write_domreg_head(&mut head, &t.name, Some(t.domain()));
@@ -305,7 +306,7 @@ impl NameEntry {
         NameEntry {
             analysis,
             whois,
-            head: head.into_boxed_slice(),
+            head,
         }
     }
 }

@@ -217,7 +217,9 @@ impl RegistrationTemplate {
 
 /// True when `name` may hold an IDNA A-label (`xn--`).
 fn has_a_label(name: &str) -> bool {
-    name.as_bytes().windows(4).any(|w| w == b"xn--")
+    // Most names have no `-` at all.
+    memchr::memchr(b'-', name.as_bytes()).is_some()
+        && name.as_bytes().windows(4).any(|w| w == b"xn--")
 }
 
 /// The `registration` object of `reg`; `count` writes the day count of a
