@@ -173,7 +173,8 @@ pub fn analyze(raw: &str) -> Analysis<'_> {
     if host == "*" {
         return skip(host, SkipReason::Wildcard);
     }
-    if host.parse::<Ipv4Addr>().is_ok() {
+    // An IPv4 address starts with a digit.
+    if host.as_bytes().first().is_some_and(u8::is_ascii_digit) && host.parse::<Ipv4Addr>().is_ok() {
         return skip(host, SkipReason::IpLiteral);
     }
     let name = match to_ascii(host) {
@@ -256,6 +257,10 @@ fn to_ascii(host: &str) -> Option<Cow<'_, str>> {
 /// True when a label starts with the ACE prefix, in any case (`Xn--` is
 /// an A-label too, and must be checked like one).
 fn has_a_label(name: &str) -> bool {
+    // Most names have no `-` at all, so no `xn--`.
+    if memchr::memchr(b'-', name.as_bytes()).is_none() {
+        return false;
+    }
     name.split('.').any(|label| {
         label
             .get(..4)

@@ -8,7 +8,6 @@
 //! owns reading, writing and the clock.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -28,6 +27,16 @@ use crate::{Error, Registration};
 pub trait Lookup {
     /// The state of `domain`'s registration.
     fn lookup(&mut self, domain: &str) -> LookupResult<'_>;
+
+    /// [`Lookup::lookup`], with the record's `registration` object already
+    /// rendered when the source keeps one (the offline snapshot does); the
+    /// enricher renders it itself otherwise.
+    fn lookup_rendered(
+        &mut self,
+        domain: &str,
+    ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
+        (self.lookup(domain), None)
+    }
 }
 
 /// What a [`Lookup`] knows about a domain.
@@ -259,13 +268,47 @@ pub struct Enricher {
     scratch: Vec<u8>,
     /// Recent names and their analysis (registered domain or skip reason)
     /// with their `whois_recon` match.
-    analyses: lru::LruCache<Box<str>, (Analysis<'static>, bool)>,
+    analyses: lru::LruCache<String, NameEntry>,
     /// The `threat` JSON of each rule set seen (at most 2^9 of them).
-    threats: HashMap<RuleSet, Option<Arc<[u8]>>>,
+    threats: HashMap<RuleSet, Option<Box<[u8]>>, foldhash::fast::RandomState>,
     /// Recent registered domains: the record last seen and its
     /// `registration` object rendered but for the day counts. Used while
     /// the lookup returns an equal record.
     templates: lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
+}
+
+/// What is kept of a name seen recently.
+struct NameEntry {
+    /// Its registered domain, or why it has none.
+    analysis: Analysis<'static>,
+    /// The registered domain is a `whois_recon` service.
+    whois: bool,
+    /// The start of its `domreg` member: `"domreg":{"name":...` with the
+    /// Unicode form and the registered domain when there are.
+    head: Vec<u8>,
+}
+
+impl NameEntry {
+    fn new(name: &str, risk: &RiskEngine) -> NameEntry {
+        let analysis = domain::analyze(name).into_owned();
+        // Room for the name and its domain, escaped or not, without growing.
+        let mut head = Vec::with_capacity(2 * name.len() + 64);
+        let whois = match &analysis {
+            Analysis::Lookup(t) => {
+                output::write_domreg_head(&mut head, &t.name, Some(t.domain()));
+                risk.is_whois_service(&t.name)
+            }
+            Analysis::Skip { name, .. } => {
+                output::write_domreg_head(&mut head, truncate(name, domain::MAX_NAME_LEN), None);
+                false
+            }
+        };
+        NameEntry {
+            analysis,
+            whois,
+            head,
+        }
+    }
 }
 
 /// Names whose analysis is kept.
@@ -294,7 +337,7 @@ impl Enricher {
             stats: Stats::default(),
             scratch: Vec::new(),
             analyses: lru::LruCache::new(ANALYSIS_CACHE),
-            threats: HashMap::new(),
+            threats: HashMap::default(),
             templates: lru::LruCache::new(ANALYSIS_CACHE),
         })
     }
@@ -406,31 +449,20 @@ impl Enricher {
         // Build the `domreg` member in scratch, then splice.
         let mut member = std::mem::take(&mut self.scratch);
         member.clear();
-        // Names repeat (Zipf): analyse each once, with its whois match.
-        if self.analyses.get(name).is_none() {
-            let analysis = domain::analyze(name).into_owned();
-            let whois = match &analysis {
-                Analysis::Lookup(t) => self.risk.is_whois_service(&t.name),
-                Analysis::Skip { .. } => false,
-            };
-            self.analyses.put(name.into(), (analysis, whois));
-        }
-        let fallback;
-        let (analysis, whois) = match self.analyses.peek(name) {
-            Some((analysis, whois)) => (analysis, *whois),
-            None => {
-                fallback = domain::analyze(name);
-                (&fallback, false)
-            }
-        };
-        let (lookup_kind, skip_reason, threat) = match analysis {
-            Analysis::Skip { name, reason } => {
+        // Names repeat (Zipf): analyse each once, with its whois match and
+        // the start of its `domreg` member (name and domain) rendered.
+        let risk_engine = &self.risk;
+        let entry = self
+            .analyses
+            .get_or_insert_ref(name, || NameEntry::new(name, risk_engine));
+        member.extend_from_slice(&entry.head);
+        let (lookup_kind, skip_reason, threat) = match &entry.analysis {
+            Analysis::Skip { reason, .. } => {
                 let reason = *reason;
-                let display = truncate(name, domain::MAX_NAME_LEN);
-                output::write_domreg(
+                output::write_domreg_tail(
                     &mut member,
                     &DomregMember {
-                        name: display,
+                        name: "",
                         domain: None,
                         field,
                         lookup: LookupKind::Skipped,
@@ -439,20 +471,25 @@ impl Enricher {
                         registration: None,
                         risk: Default::default(),
                     },
+                    None,
                 );
                 (LookupKind::Skipped, Some(reason), None)
             }
             Analysis::Lookup(target) => {
                 let domain = target.domain();
-                let (kind, known, error) = classify(lookup.lookup(domain), at);
+                let (result, rendered) = lookup.lookup_rendered(domain);
+                let (kind, known, error) = classify(result, at);
                 let skip_reason = (kind == LookupKind::Skipped).then_some(SkipReason::Overload);
-                let risk = self.risk.assess_with(whois, known);
+                let risk = self.risk.assess_with(entry.whois, known);
                 let registration = match known {
                     Known::Registered(reg, days) => Some((reg, days)),
                     _ => None,
                 };
-                let template = registration.and_then(|(reg, _)| template(&mut self.templates, reg));
-                output::write_domreg_with(
+                let template = match rendered {
+                    Some(t) => Some(t),
+                    None => registration.and_then(|(reg, _)| template(&mut self.templates, reg)),
+                };
+                output::write_domreg_tail(
                     &mut member,
                     &DomregMember {
                         name: &target.name,
@@ -475,10 +512,10 @@ impl Enricher {
         };
 
         let result = if members_only {
-            push_members(out, &member, threat.as_deref());
+            push_members(out, &member, threat);
             Ok(Splice::default())
         } else if is_json {
-            self.splice_json(text, &member, threat, out)
+            splice_json(self.detector.scan(), text, &member, threat, out)
         } else {
             write_text_event(text, &member, threat, out);
             Ok(Splice::default())
@@ -495,102 +532,102 @@ impl Enricher {
             Err(reason) => Outcome::Passthrough(reason),
         }
     }
+}
 
-    /// Write `line` (a JSON object) with `member` and `threat` added.
-    fn splice_json(
-        &mut self,
-        line: &str,
-        member: &[u8],
-        threat: Option<Arc<[u8]>>,
-        out: &mut Vec<u8>,
-    ) -> Result<Splice, PassReason> {
-        let scan = self.detector.scan();
-        let Some(brace) = json::closing_brace(line) else {
-            return Err(PassReason::InvalidJson);
-        };
-        let (head, tail) = (
-            line.get(..brace).unwrap_or(""),
-            line.get(brace..).unwrap_or("}"),
-        );
-        let rewrite = scan.has_domreg || (scan.has_threat && threat.is_some());
-        if !rewrite {
-            // Fast path: the original bytes, then the new members.
-            out.extend_from_slice(head.as_bytes());
-            if scan.members > 0 {
-                out.push(b',');
-            }
-            push_members(out, member, threat.as_deref());
-            out.extend_from_slice(tail.as_bytes());
-            return Ok(Splice::default());
-        }
-        // Rare path: drop the old `domreg`, merge into the old `threat`.
-        let Some(members) = json::members(line) else {
-            return Err(PassReason::InvalidJson);
-        };
-        let mut splice = Splice {
-            domreg_replaced: scan.has_domreg,
-            threat_merged: false,
-        };
-        let mut merged_threat = None;
-        if let Some(ours) = threat.and_then(|t| serde_json::from_slice::<Value>(&t).ok()) {
-            let old = members.iter().rev().find(|m| m.key == json::THREAT_KEY);
-            match old {
-                Some(m) => {
-                    let raw = line.get(m.value_start..m.end).unwrap_or("null");
-                    let Ok(Value::Object(mut existing)) = serde_json::from_str::<Value>(raw) else {
-                        return Err(PassReason::ThreatConflict);
-                    };
-                    if let Value::Object(ours) = ours {
-                        output::merge_threat(&mut existing, ours);
-                    }
-                    merged_threat = Some(Value::Object(existing));
-                    splice.threat_merged = true;
-                }
-                None => merged_threat = Some(ours),
-            }
-        }
-        // Keep the original bytes between the kept members (the separators
-        // and their whitespace), so that enriching domreg's own output gives
-        // the same bytes again, whitespace included.
-        let open = line.find('{').unwrap_or(0);
-        out.extend_from_slice(line.get(..=open).unwrap_or("{").as_bytes());
-        let mut first = true;
-        let mut prev_end = open + 1;
-        for m in &members {
-            let drop =
-                m.key == json::DOMREG_KEY || (merged_threat.is_some() && m.key == json::THREAT_KEY);
-            // Whitespace, then (but before the first member) a comma and whitespace.
-            let gap = line.get(prev_end..m.start).unwrap_or("");
-            prev_end = m.end;
-            let (before_comma, after_comma) = match gap.split_once(',') {
-                Some((before, after)) => (before, Some(after)),
-                None => (gap, None),
-            };
-            if drop {
-                // Keep the whitespace that followed the previous member.
-                if !first {
-                    out.extend_from_slice(before_comma.as_bytes());
-                }
-                continue;
-            }
-            let sep = if first {
-                after_comma.unwrap_or(gap)
-            } else {
-                gap
-            };
-            out.extend_from_slice(sep.as_bytes());
-            first = false;
-            out.extend_from_slice(line.get(m.start..m.end).unwrap_or("").as_bytes());
-        }
-        out.extend_from_slice(line.get(prev_end..brace).unwrap_or("").as_bytes());
-        if !first {
+/// Write `line` (a JSON object, as `scan` found it) with `member` and
+/// `threat` added.
+fn splice_json(
+    scan: &json::Scan,
+    line: &str,
+    member: &[u8],
+    threat: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Result<Splice, PassReason> {
+    let Some(brace) = json::closing_brace(line) else {
+        return Err(PassReason::InvalidJson);
+    };
+    let (head, tail) = (
+        line.get(..brace).unwrap_or(""),
+        line.get(brace..).unwrap_or("}"),
+    );
+    let rewrite = scan.has_domreg || (scan.has_threat && threat.is_some());
+    if !rewrite {
+        // Fast path: the original bytes, then the new members.
+        out.extend_from_slice(head.as_bytes());
+        if scan.members > 0 {
             out.push(b',');
         }
-        let merged_threat = merged_threat.and_then(|v| serde_json::to_vec(&v).ok());
-        push_members(out, member, merged_threat.as_deref());
+        push_members(out, member, threat);
         out.extend_from_slice(tail.as_bytes());
-        Ok(splice)
+        return Ok(Splice::default());
     }
+    // Rare path: drop the old `domreg`, merge into the old `threat`.
+    let Some(members) = json::members(line) else {
+        return Err(PassReason::InvalidJson);
+    };
+    let mut splice = Splice {
+        domreg_replaced: scan.has_domreg,
+        threat_merged: false,
+    };
+    let mut merged_threat = None;
+    if let Some(ours) = threat.and_then(|t| serde_json::from_slice::<Value>(t).ok()) {
+        let old = members.iter().rev().find(|m| m.key == json::THREAT_KEY);
+        match old {
+            Some(m) => {
+                let raw = line.get(m.value_start..m.end).unwrap_or("null");
+                let Ok(Value::Object(mut existing)) = serde_json::from_str::<Value>(raw) else {
+                    return Err(PassReason::ThreatConflict);
+                };
+                if let Value::Object(ours) = ours {
+                    output::merge_threat(&mut existing, ours);
+                }
+                merged_threat = Some(Value::Object(existing));
+                splice.threat_merged = true;
+            }
+            None => merged_threat = Some(ours),
+        }
+    }
+    // Keep the original bytes between the kept members (the separators
+    // and their whitespace), so that enriching domreg's own output gives
+    // the same bytes again, whitespace included.
+    let open = line.find('{').unwrap_or(0);
+    out.extend_from_slice(line.get(..=open).unwrap_or("{").as_bytes());
+    let mut first = true;
+    let mut prev_end = open + 1;
+    for m in &members {
+        let drop =
+            m.key == json::DOMREG_KEY || (merged_threat.is_some() && m.key == json::THREAT_KEY);
+        // Whitespace, then (but before the first member) a comma and whitespace.
+        let gap = line.get(prev_end..m.start).unwrap_or("");
+        prev_end = m.end;
+        let (before_comma, after_comma) = match gap.split_once(',') {
+            Some((before, after)) => (before, Some(after)),
+            None => (gap, None),
+        };
+        if drop {
+            // Keep the whitespace that followed the previous member.
+            if !first {
+                out.extend_from_slice(before_comma.as_bytes());
+            }
+            continue;
+        }
+        let sep = if first {
+            after_comma.unwrap_or(gap)
+        } else {
+            gap
+        };
+        out.extend_from_slice(sep.as_bytes());
+        first = false;
+        out.extend_from_slice(line.get(m.start..m.end).unwrap_or("").as_bytes());
+    }
+    out.extend_from_slice(line.get(prev_end..brace).unwrap_or("").as_bytes());
+    if !first {
+        out.push(b',');
+    }
+    let merged_threat = merged_threat.and_then(|v| serde_json::to_vec(&v).ok());
+    push_members(out, member, merged_threat.as_deref());
+    out.extend_from_slice(tail.as_bytes());
+    Ok(splice)
 }
 
 /// What the splice did besides adding members.
@@ -601,12 +638,12 @@ struct Splice {
 }
 
 /// A text event: `{"message":"<line>","domreg":{...}[,"threat":{...}]}`.
-fn write_text_event(line: &str, member: &[u8], threat: Option<Arc<[u8]>>, out: &mut Vec<u8>) {
+fn write_text_event(line: &str, member: &[u8], threat: Option<&[u8]>, out: &mut Vec<u8>) {
     let message = line.strip_suffix('\r').unwrap_or(line);
     out.extend_from_slice(b"{\"message\":");
     output::push_str(out, message);
     out.push(b',');
-    push_members(out, member, threat.as_deref());
+    push_members(out, member, threat);
     out.push(b'}');
 }
 
@@ -634,17 +671,17 @@ fn template<'c>(
 
 /// The ECS `threat` object of `rules` as JSON, made once per rule set.
 fn threat_json(
-    cache: &mut HashMap<RuleSet, Option<Arc<[u8]>>>,
+    cache: &mut HashMap<RuleSet, Option<Box<[u8]>>, foldhash::fast::RandomState>,
     rules: RuleSet,
-) -> Option<Arc<[u8]>> {
+) -> Option<&[u8]> {
     cache
         .entry(rules)
         .or_insert_with(|| {
             output::threat_value(rules)
                 .and_then(|v| serde_json::to_vec(&v).ok())
-                .map(Arc::from)
+                .map(Vec::into_boxed_slice)
         })
-        .clone()
+        .as_deref()
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.

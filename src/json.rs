@@ -212,6 +212,8 @@ struct Parser<'a, 's> {
 }
 
 impl<'a> Parser<'a, '_> {
+    #[cold]
+    #[inline(never)]
     fn err(&self, what: &str) -> serde_json::Error {
         de::Error::custom(format_args!("{what} at byte {}", self.pos))
     }
@@ -221,8 +223,12 @@ impl<'a> Parser<'a, '_> {
         self.b.get(self.pos).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
+        // Compact JSON (most events) has none: one test of the next byte.
+        if self.b.get(self.pos).is_some_and(|&c| c > b' ') {
+            return;
+        }
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.pos) {
             self.pos += 1;
         }
@@ -239,12 +245,25 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    #[inline]
     /// A string starting at the `"` under the cursor: the byte range of its
     /// contents and whether it holds escapes. The cursor ends after it.
+    #[inline(always)]
     fn string(&mut self) -> Result<(usize, usize, bool), serde_json::Error> {
-        self.pos += 1;
-        let start = self.pos;
+        let start = self.pos + 1;
+        let end = find_special(self.b, start);
+        if self.b.get(end) == Some(&b'"') {
+            // Most strings: no escape, one look.
+            self.pos = end + 1;
+            return Ok((start, end, false));
+        }
+        self.pos = end;
+        self.string_rest(start)
+    }
+
+    /// The rest of a string whose contents start at `start`, from the first
+    /// `\` or control character (or the end of the line) under the cursor.
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize) -> Result<(usize, usize, bool), serde_json::Error> {
         let mut escaped = false;
         loop {
             self.pos = find_special(self.b, self.pos);
@@ -326,20 +345,25 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
+    #[inline]
     fn literal(&mut self) -> Result<(), serde_json::Error> {
         let rest = self.b.get(self.pos..).unwrap_or(&[]);
-        for word in [&b"true"[..], b"false", b"null"] {
-            if rest.starts_with(word) {
-                self.pos += word.len();
-                return Ok(());
-            }
+        let word: &[u8] = match rest.first() {
+            Some(b't') => b"true",
+            Some(b'f') => b"false",
+            _ => b"null",
+        };
+        if rest.starts_with(word) {
+            self.pos += word.len();
+            return Ok(());
         }
         Err(self.err("expected a value"))
     }
 
     /// A key, then the colon after it. The key borrows from the line unless
     /// it had escapes.
-    fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, serde_json::Error> {
+    #[inline(always)]
+    fn key(&mut self) -> Result<std::borrow::Cow<'a, [u8]>, serde_json::Error> {
         self.ws();
         if self.peek() != Some(b'"') {
             return Err(self.err("expected a key"));
@@ -347,16 +371,17 @@ impl<'a> Parser<'a, '_> {
         let (start, end, escaped) = self.string()?;
         self.expect(b':', "expected ':'")?;
         if escaped {
-            Ok(std::borrow::Cow::Owned(self.decode(start - 1, end)?))
-        } else {
-            let line: &'a str = self.line;
-            Ok(std::borrow::Cow::Borrowed(
-                line.get(start..end).unwrap_or(""),
+            Ok(std::borrow::Cow::Owned(
+                self.decode(start - 1, end)?.into_bytes(),
             ))
+        } else {
+            let b: &'a [u8] = self.b;
+            Ok(std::borrow::Cow::Borrowed(b.get(start..end).unwrap_or(&[])))
         }
     }
 
     /// Step over one value (any nesting, validated, nothing decoded).
+    #[inline(always)]
     fn skip_value(&mut self) -> Result<(), serde_json::Error> {
         // Scalars (most values) directly; containers with the stack.
         self.ws();
@@ -373,6 +398,7 @@ impl<'a> Parser<'a, '_> {
         result
     }
 
+    #[inline(never)]
     fn skip_with(&mut self, stack: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         'value: loop {
             self.ws();
@@ -452,10 +478,10 @@ impl<'a> Parser<'a, '_> {
             let mut next = self.trie.step(node, &key);
             if top {
                 self.scan.members += 1;
-                if key == DOMREG_KEY {
+                if *key == *DOMREG_KEY.as_bytes() {
                     self.scan.has_domreg = true;
                     next = None;
-                } else if key == THREAT_KEY {
+                } else if *key == *THREAT_KEY.as_bytes() {
                     self.scan.has_threat = true;
                 }
             }
@@ -643,14 +669,21 @@ impl Trie {
 
     /// The node reached from `node` by `key`: a segment, or a literal key
     /// with dots standing for several segments (`id.orig_h`).
-    fn step(&self, node: usize, key: &str) -> Option<usize> {
+    #[inline(always)]
+    fn step(&self, node: usize, key: &[u8]) -> Option<usize> {
+        // Most keys of an event are rejected here, by their first byte.
         let n = self.node(node)?;
-        let b = *key.as_bytes().first()?;
+        let b = *key.first()?;
         let word = n.first.get(usize::from(b >> 6))?;
         if word & (1 << (b & 63)) == 0 {
             return None;
         }
-        let bytes = key.as_bytes();
+        self.step_group(n, b, key)
+    }
+
+    /// [`Trie::step`] among the children of `n` whose segment starts with `b`.
+    #[inline(never)]
+    fn step_group(&self, n: &Node, b: u8, bytes: &[u8]) -> Option<usize> {
         let &(from, to) = n.by_first.get(usize::from(b))?;
         let group = n
             .children
@@ -664,7 +697,7 @@ impl Trie {
                 }
             } else if bytes.get(s.len()) == Some(&b'.') && bytes.starts_with(s) {
                 // A literal key with dots: `id.orig_h` = `id` then `orig_h`.
-                if let Some(rest) = key.get(s.len() + 1..)
+                if let Some(rest) = bytes.get(s.len() + 1..)
                     && let Some(found) = self.step(*child, rest)
                 {
                     return Some(found);

@@ -87,13 +87,20 @@ pub(crate) fn write_domreg_with(
     m: &DomregMember<'_>,
     template: Option<&RegistrationTemplate>,
 ) {
+    write_domreg_head(out, m.name, m.domain);
+    write_domreg_tail(out, m, template);
+}
+
+/// The start of the `domreg` member, which depends on the name only:
+/// `"domreg":{"name":...` and the Unicode form and registered domain.
+pub(crate) fn write_domreg_head(out: &mut Vec<u8>, name: &str, domain: Option<&str>) {
     out.extend_from_slice(b"\"domreg\":{\"name\":");
-    push_str(out, m.name);
-    if has_a_label(m.name) {
+    push_str(out, name);
+    if has_a_label(name) {
         out.extend_from_slice(b",\"name_unicode\":");
-        push_str(out, &idna::domain_to_unicode(m.name).0);
+        push_str(out, &idna::domain_to_unicode(name).0);
     }
-    if let Some(domain) = m.domain {
+    if let Some(domain) = domain {
         out.extend_from_slice(b",\"domain\":");
         push_str(out, domain);
         if has_a_label(domain) {
@@ -101,6 +108,15 @@ pub(crate) fn write_domreg_with(
             push_str(out, &idna::domain_to_unicode(domain).0);
         }
     }
+}
+
+/// The rest of the `domreg` member after [`write_domreg_head`] (`m.name`
+/// and `m.domain` are not used).
+pub(crate) fn write_domreg_tail(
+    out: &mut Vec<u8>,
+    m: &DomregMember<'_>,
+    template: Option<&RegistrationTemplate>,
+) {
     out.extend_from_slice(b",\"field\":");
     push_str(out, m.field);
     out.extend_from_slice(b",\"lookup\":");
@@ -157,7 +173,7 @@ impl DayField {
 /// the holes per event. Made per registered domain and reused while the
 /// record is unchanged.
 #[derive(Debug, Clone)]
-pub(crate) struct RegistrationTemplate {
+pub struct RegistrationTemplate {
     bytes: Vec<u8>,
     /// Where each day count goes (offset into `bytes`), in order.
     holes: Vec<(usize, DayField)>,
@@ -201,7 +217,9 @@ impl RegistrationTemplate {
 
 /// True when `name` may hold an IDNA A-label (`xn--`).
 fn has_a_label(name: &str) -> bool {
-    name.as_bytes().windows(4).any(|w| w == b"xn--")
+    // Most names have no `-` at all.
+    memchr::memchr(b'-', name.as_bytes()).is_some()
+        && name.as_bytes().windows(4).any(|w| w == b"xn--")
 }
 
 /// The `registration` object of `reg`; `count` writes the day count of a
@@ -459,7 +477,54 @@ fn push_int(out: &mut Vec<u8>, n: i64) {
 }
 
 fn push_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
-    push_str(out, &t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+    if !push_time_fast(out, t) {
+        push_str(out, &t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+    }
+}
+
+/// `"YYYY-MM-DDTHH:MM:SSZ"` for a whole-second time in years 0 to 9999
+/// (what chrono's RFC 3339 form with `AutoSi` gives for it), without
+/// chrono's formatter; false, writing nothing, for any other time.
+fn push_time_fast(out: &mut Vec<u8>, t: DateTime<Utc>) -> bool {
+    use chrono::{Datelike, Timelike};
+    let year = t.year();
+    if t.nanosecond() != 0 || !(0..=9999).contains(&year) {
+        return false;
+    }
+    // `0 <= year <= 9999`: the cast cannot wrap.
+    let year = year as u32;
+    let digits = |n: u32| b'0' + (n % 10) as u8;
+    let two = |n: u32| [digits(n / 10), digits(n)];
+    let [m0, m1] = two(t.month());
+    let [d0, d1] = two(t.day());
+    let [h0, h1] = two(t.hour());
+    let [i0, i1] = two(t.minute());
+    let [s0, s1] = two(t.second());
+    out.extend_from_slice(&[
+        b'"',
+        digits(year / 1000),
+        digits(year / 100),
+        digits(year / 10),
+        digits(year),
+        b'-',
+        m0,
+        m1,
+        b'-',
+        d0,
+        d1,
+        b'T',
+        h0,
+        h1,
+        b':',
+        i0,
+        i1,
+        b':',
+        s0,
+        s1,
+        b'Z',
+        b'"',
+    ]);
+    true
 }
 
 #[cfg(test)]
@@ -467,6 +532,33 @@ mod tests {
     use super::*;
     use crate::risk::Rule;
     use serde_json::json;
+
+    #[test]
+    fn push_time_matches_chrono() {
+        use chrono::TimeZone;
+        let mut times = vec![
+            Utc.with_ymd_and_hms(1995, 8, 14, 4, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 24, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(2000, 2, 29, 12, 30, 7).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
+        ];
+        assert!(push_time_fast(&mut Vec::new(), times[0]));
+        times.push(times[0] + chrono::Duration::milliseconds(5));
+        times.push(times[0] + chrono::Duration::nanoseconds(1));
+        for t in times {
+            let mut ours = Vec::new();
+            push_time(&mut ours, t);
+            let mut theirs = Vec::new();
+            push_str(&mut theirs, &t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(theirs).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn strings_are_escaped() {

@@ -174,6 +174,9 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     if s.is_empty() || s.len() > 64 || !s.is_ascii() {
         return None;
     }
+    if let Some(t) = utc_fast(s) {
+        return Some(t);
+    }
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.with_timezone(&Utc));
     }
@@ -191,6 +194,95 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| d.and_utc())
+}
+
+/// The common UTC form `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (1 to 9 fraction
+/// digits, seconds below 60), read without chrono's general parser; None for
+/// anything else, which the caller then hands to chrono. On the strings it
+/// accepts it gives what `DateTime::parse_from_rfc3339` gives.
+pub fn utc_fast(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    let (head, rest) = b.split_at_checked(19)?;
+    let num = |from: usize, len: usize| -> Option<u32> {
+        let digits = head.get(from..from + len)?;
+        digits.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let punct = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !punct.iter().all(|&(i, c)| head.get(i) == Some(&c)) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if second >= 60 {
+        return None;
+    }
+    let nanos = match rest {
+        [b'Z'] => 0,
+        [b'.', fraction @ .., b'Z'] if (1..=9).contains(&fraction.len()) => {
+            let mut n = 0u32;
+            for &d in fraction {
+                if !d.is_ascii_digit() {
+                    return None;
+                }
+                n = n * 10 + u32::from(d - b'0');
+            }
+            // `fraction.len() <= 9`: the exponent is at most 8.
+            n * 10u32.pow(9 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    // `year < 10_000`: the cast cannot wrap.
+    NaiveDate::from_ymd_opt(year as i32, month, day)?
+        .and_hms_nano_opt(hour, minute, second, nanos)
+        .map(|t| t.and_utc())
+}
+
+/// `deserialize_with` for the optional times of a [`Registration`]: what
+/// chrono's own `Deserialize` reads (the same errors too), with
+/// [`utc_fast`] first.
+pub(crate) fn de_time<'de, D>(d: D) -> Result<Option<DateTime<Utc>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de;
+    use std::fmt;
+
+    struct Time;
+    impl de::Visitor<'_> for Time {
+        type Value = DateTime<Utc>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            // chrono's wording, so that errors read the same.
+            f.write_str("an RFC 3339 formatted date and time string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<DateTime<Utc>, E> {
+            match utc_fast(v) {
+                Some(t) => Ok(t),
+                None => v
+                    .parse::<DateTime<chrono::FixedOffset>>()
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(E::custom),
+            }
+        }
+    }
+    struct Maybe;
+    impl<'de> de::Visitor<'de> for Maybe {
+        type Value = Option<DateTime<Utc>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("option")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_str(Time).map(Some)
+        }
+    }
+    d.deserialize_option(Maybe)
 }
 
 /// True when `body` is an RDAP error object (RFC 9083 section 6) with
@@ -690,6 +782,120 @@ fn link_href(link: &Map<String, Value>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_fast_agrees_with_chrono() {
+        let mut cases = vec![
+            "2026-11-24T00:00:00Z".to_string(),
+            "2026-11-24T00:00:00.000123Z".into(),
+            "1995-08-14T04:00:00Z".into(),
+            "2024-02-29T23:59:59.999999999Z".into(),
+            "2023-02-29T00:00:00Z".into(),
+            "2026-11-24T24:00:00Z".into(),
+            "2026-11-24T00:60:00Z".into(),
+            "2026-11-24T00:00:60Z".into(),
+            "2026-13-01T00:00:00Z".into(),
+            "2026-00-01T00:00:00Z".into(),
+            "0000-01-01T00:00:00Z".into(),
+            "2026-11-24T00:00:00.Z".into(),
+            "2026-11-24T00:00:00.1234567891Z".into(),
+            "2026-11-24T00:00:00.5".into(),
+            "2026-11-24t00:00:00z".into(),
+            "2026-11-24 00:00:00Z".into(),
+            "2026-11-24T00:00:00+00:00".into(),
+            "2026-11-24T00:00:00-05:00".into(),
+            "+2026-11-24T00:00:00Z".into(),
+            "2026-1-24T00:00:00Z".into(),
+            "2026-11-24T00:00:00ZZ".into(),
+        ];
+        for frac in [
+            "",
+            ".1",
+            ".12",
+            ".123",
+            ".1234",
+            ".12345",
+            ".123456",
+            ".1234567",
+            ".12345678",
+            ".123456789",
+        ] {
+            for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (1999, 12, 31), (9999, 12, 31)] {
+                cases.push(format!("{y:04}-{m:02}-{d:02}T13:07:59{frac}Z"));
+            }
+        }
+        assert!(utc_fast("2026-11-24T00:00:00.000123Z").is_some());
+        assert!(utc_fast("1995-08-14T04:00:00Z").is_some());
+        for s in &cases {
+            let ours = utc_fast(s);
+            let strict = DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc));
+            let relaxed = s
+                .parse::<DateTime<chrono::FixedOffset>>()
+                .ok()
+                .map(|t| t.with_timezone(&Utc));
+            if ours.is_some() {
+                assert_eq!(ours, strict, "{s}");
+                assert_eq!(ours, relaxed, "{s}");
+            }
+            assert_eq!(parse_date(s), parse_date_chrono(s), "{s}");
+        }
+        // A record's times read the same, and so do its errors.
+        for s in &cases {
+            let line = format!("{{\"domain\":\"a.com\",\"created\":{s:?}}}");
+            let ours = serde_json::from_str::<Registration>(&line)
+                .map(|r| r.created)
+                .map_err(|e| e.to_string());
+            let theirs = serde_json::from_str::<ChronoTimes>(&line)
+                .map(|r| r.created)
+                .map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{s}");
+        }
+        for v in ["null", "5", "true", "[]"] {
+            let line = format!("{{\"domain\":\"a.com\",\"created\":{v}}}");
+            let ours = serde_json::from_str::<Registration>(&line)
+                .map(|r| r.created)
+                .map_err(|e| e.to_string());
+            let theirs = serde_json::from_str::<ChronoTimes>(&line)
+                .map(|r| r.created)
+                .map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{v}");
+        }
+    }
+
+    #[derive(serde::Deserialize)]
+    struct ChronoTimes {
+        #[allow(dead_code)]
+        domain: String,
+        #[serde(default)]
+        created: Option<DateTime<Utc>>,
+    }
+
+    /// `parse_date` as it was before `utc_fast`, for the comparison.
+    fn parse_date_chrono(s: &str) -> Option<DateTime<Utc>> {
+        let s = s.trim();
+        if s.is_empty() || s.len() > 64 || !s.is_ascii() {
+            return None;
+        }
+        if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+            return Some(d.with_timezone(&Utc));
+        }
+        for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+            if let Ok(d) = DateTime::parse_from_str(s, fmt) {
+                return Some(d.with_timezone(&Utc));
+            }
+        }
+        for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+            if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
+                return Some(d.and_utc());
+            }
+        }
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+    }
 
     fn dt(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

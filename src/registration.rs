@@ -46,16 +46,32 @@ pub struct Registration {
     #[serde(default = "default_true")]
     pub registered: bool,
     /// RDAP event `registration`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::rdap::de_time"
+    )]
     pub created: Option<DateTime<Utc>>,
     /// RDAP event `expiration`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::rdap::de_time"
+    )]
     pub expires: Option<DateTime<Utc>>,
     /// RDAP event `last changed` (or the non-standard `last update`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::rdap::de_time"
+    )]
     pub updated: Option<DateTime<Utc>>,
     /// RDAP event `transfer` (the most recent one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::rdap::de_time"
+    )]
     pub transferred: Option<DateTime<Utc>>,
     /// EPP status values in their camelCase EPP form (RFC 5731 / RFC 8056),
     /// e.g. `clientTransferProhibited`; unknown strings are kept verbatim.
@@ -80,7 +96,11 @@ pub struct Registration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     /// When the record was fetched.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::rdap::de_time"
+    )]
     pub fetched: Option<DateTime<Utc>>,
 }
 

@@ -5,15 +5,37 @@
 //! Pure: the caller reads the file and hands over lines.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::domain::{self, Analysis};
 use crate::enrich::{Lookup, LookupResult};
+use crate::output::RegistrationTemplate;
 use crate::{Error, Registration};
 
 /// Registration records by registered domain.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Each record keeps its `registration` object rendered once, on first use
+/// ([`Snapshot::get_rendered`]), so an event whose domain is in the
+/// snapshot costs no rendering of it.
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    records: HashMap<String, Registration>,
+    records: HashMap<String, Record, foldhash::fast::RandomState>,
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    reg: Registration,
+    rendered: OnceLock<RegistrationTemplate>,
+}
+
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Snapshot) -> bool {
+        self.records.len() == other.records.len()
+            && self
+                .records
+                .iter()
+                .all(|(k, r)| other.records.get(k).is_some_and(|o| o.reg == r.reg))
+    }
 }
 
 impl Snapshot {
@@ -34,7 +56,17 @@ impl Snapshot {
 
     /// The record for `domain` (a registered domain in A-labels).
     pub fn get(&self, domain: &str) -> Option<&Registration> {
-        self.records.get(domain)
+        self.records.get(domain).map(|r| &r.reg)
+    }
+
+    /// The record for `domain` and its `registration` object rendered but
+    /// for the day counts (made on the first call for the record; safe to
+    /// call from several threads sharing the snapshot).
+    pub fn get_rendered(&self, domain: &str) -> Option<(&Registration, &RegistrationTemplate)> {
+        self.records.get(domain).map(|r| {
+            let t = r.rendered.get_or_init(|| RegistrationTemplate::new(&r.reg));
+            (&r.reg, t)
+        })
     }
 
     /// Add or replace a record. Its domain is normalised first; a name that
@@ -43,7 +75,13 @@ impl Snapshot {
     pub fn insert(&mut self, mut reg: Registration) -> Result<(), String> {
         let key = registered_key(&reg.domain)?;
         reg.domain.clone_from(&key);
-        self.records.insert(key, reg);
+        self.records.insert(
+            key,
+            Record {
+                reg,
+                rendered: OnceLock::new(),
+            },
+        );
         Ok(())
     }
 
@@ -75,12 +113,12 @@ impl Snapshot {
 
     /// The records, in no particular order.
     pub fn records(&self) -> impl Iterator<Item = &Registration> {
-        self.records.values()
+        self.records.values().map(|r| &r.reg)
     }
 
     /// The records, consumed, in no particular order.
     pub fn into_records(self) -> impl Iterator<Item = Registration> {
-        self.records.into_values()
+        self.records.into_values().map(|r| r.reg)
     }
 
     /// All records as JSON Lines, sorted by domain.
@@ -89,8 +127,8 @@ impl Snapshot {
         domains.sort();
         let mut out = String::new();
         for d in domains {
-            if let Some(reg) = self.records.get(d)
-                && let Ok(line) = serde_json::to_string(reg)
+            if let Some(r) = self.records.get(d)
+                && let Ok(line) = serde_json::to_string(&r.reg)
             {
                 out.push_str(&line);
                 out.push('\n');
@@ -102,10 +140,28 @@ impl Snapshot {
 
 impl Lookup for Snapshot {
     fn lookup(&mut self, domain: &str) -> LookupResult<'_> {
-        match self.records.get(domain) {
+        match self.get(domain) {
             Some(reg) => LookupResult::Found(reg),
             None => LookupResult::Miss,
         }
+    }
+
+    fn lookup_rendered(
+        &mut self,
+        domain: &str,
+    ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
+        rendered(self, domain)
+    }
+}
+
+/// [`Lookup::lookup_rendered`] on a shared snapshot.
+pub fn rendered<'s>(
+    snapshot: &'s Snapshot,
+    domain: &str,
+) -> (LookupResult<'s>, Option<&'s RegistrationTemplate>) {
+    match snapshot.get_rendered(domain) {
+        Some((reg, t)) => (LookupResult::Found(reg), Some(t)),
+        None => (LookupResult::Miss, None),
     }
 }
 

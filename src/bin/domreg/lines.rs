@@ -17,6 +17,17 @@ pub enum Line {
 /// `Ok(None)` at end of input. A last line without `\n` is still a line.
 pub fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> io::Result<Option<Line>> {
     buf.clear();
+    append_line(r, buf, cap)
+}
+
+/// Like [`next_line`], but appending the line to `buf` instead of replacing
+/// its contents; the cap applies to the appended bytes.
+pub fn append_line(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<Option<Line>> {
+    let start = buf.len();
     let mut read_any = false;
     loop {
         let chunk = match r.fill_buf() {
@@ -28,7 +39,8 @@ pub fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> io::Res
             return Ok(read_any.then_some(Line::Complete));
         }
         read_any = true;
-        let room = cap.saturating_add(1).saturating_sub(buf.len());
+        let len = buf.len() - start;
+        let room = cap.saturating_add(1).saturating_sub(len);
         match memchr(chunk) {
             Some(i) if i < room => {
                 buf.extend_from_slice(chunk.get(..i).unwrap_or(chunk));
@@ -39,7 +51,7 @@ pub fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> io::Res
                 let take = chunk.len().min(room);
                 buf.extend_from_slice(chunk.get(..take).unwrap_or(chunk));
                 r.consume(take);
-                if buf.len() > cap {
+                if buf.len() - start > cap {
                     return Ok(Some(Line::TooLong));
                 }
             }

@@ -237,6 +237,9 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
             }
             eprint!("{}", summary(&stats, snapshot.len()));
         }
+        // The process ends here: freeing every record one by one would
+        // only cost time.
+        std::mem::forget(snapshot);
         return Ok(if failed {
             ExitCode::from(1)
         } else {
@@ -255,6 +258,8 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprint!("{}", summary(enricher.stats(), snapshot.len()));
     }
+    // As above: the process ends, the records need not be freed.
+    std::mem::forget(snapshot);
     Ok(if failed {
         ExitCode::from(1)
     } else {

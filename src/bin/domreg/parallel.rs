@@ -12,6 +12,7 @@ use std::sync::mpsc;
 
 use chrono::{DateTime, Utc};
 use domreg::enrich::{Enricher, Lookup, LookupResult, PassReason};
+use domreg::output::RegistrationTemplate;
 use domreg::snapshot::Snapshot;
 use indicatif::ProgressBar;
 
@@ -30,6 +31,13 @@ impl Lookup for Shared<'_> {
             Some(reg) => LookupResult::Found(reg),
             None => LookupResult::Miss,
         }
+    }
+
+    fn lookup_rendered(
+        &mut self,
+        domain: &str,
+    ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
+        domreg::snapshot::rendered(self.0, domain)
     }
 }
 
@@ -58,12 +66,16 @@ pub fn stream(
         let mut to_workers = Vec::with_capacity(n);
         let mut from_workers = Vec::with_capacity(n);
         for enricher in enrichers.iter_mut() {
-            let (tx, rx) = mpsc::channel::<Batch>();
-            let (done_tx, done_rx) = mpsc::channel::<Vec<u8>>();
+            let (tx, rx) = mpsc::channel::<(Batch, Vec<u8>)>();
+            let (done_tx, done_rx) = mpsc::channel::<(Batch, Vec<u8>)>();
             scope.spawn(move || {
                 let mut lookup = Shared(snapshot);
-                for batch in rx {
-                    let mut out = Vec::with_capacity(batch.buf.len() + batch.buf.len() / 2);
+                // The batch and the output buffer come back to the main
+                // thread with the result, and are sent out again: no
+                // allocation per batch once the buffers have grown.
+                for (batch, mut out) in rx {
+                    out.clear();
+                    out.reserve(batch.buf.len() + batch.buf.len() / 2);
                     let mut start = 0;
                     for &end in &batch.ends {
                         let line = batch.buf.get(start..end).unwrap_or(&[]);
@@ -71,7 +83,7 @@ pub fn stream(
                         enricher.enrich_line(line, &mut lookup, now, &mut out);
                         start = end;
                     }
-                    if done_tx.send(out).is_err() {
+                    if done_tx.send((batch, out)).is_err() {
                         break;
                     }
                 }
@@ -84,6 +96,8 @@ pub fn stream(
             from_workers,
             sent: 0,
             written: 0,
+            spare_batches: Vec::new(),
+            spare_outs: Vec::new(),
         };
         let mut oversized = 0u64;
         let result = pipe.run(cap, progress, r, w, &mut oversized);
@@ -101,10 +115,13 @@ pub fn stream(
 }
 
 struct Pipe {
-    to_workers: Vec<mpsc::Sender<Batch>>,
-    from_workers: Vec<mpsc::Receiver<Vec<u8>>>,
+    to_workers: Vec<mpsc::Sender<(Batch, Vec<u8>)>>,
+    from_workers: Vec<mpsc::Receiver<(Batch, Vec<u8>)>>,
     sent: usize,
     written: usize,
+    /// Buffers back from the workers, for the next batches.
+    spare_batches: Vec<Batch>,
+    spare_outs: Vec<Vec<u8>>,
 }
 
 impl Pipe {
@@ -117,16 +134,17 @@ impl Pipe {
         oversized: &mut u64,
     ) -> Result<(), StreamError> {
         let mut line = Vec::new();
-        let mut batch = Batch::default();
+        let mut batch = self.fresh();
         loop {
-            let kind = lines::next_line(r, &mut line, cap).map_err(StreamError::Read)?;
+            // Each line is read straight into the batch.
+            let start = batch.buf.len();
+            let kind = lines::append_line(r, &mut batch.buf, cap).map_err(StreamError::Read)?;
             match kind {
                 None => break,
                 Some(Line::Complete) => {
-                    batch.buf.extend_from_slice(&line);
                     batch.ends.push(batch.buf.len());
                     if batch.buf.len() >= BATCH_BYTES {
-                        let full = std::mem::take(&mut batch);
+                        let full = std::mem::replace(&mut batch, self.fresh());
                         progress.inc((full.buf.len() + full.ends.len()) as u64);
                         self.send(full, w)?;
                     }
@@ -134,8 +152,12 @@ impl Pipe {
                 Some(Line::TooLong) => {
                     // Everything before it goes out first, then the line,
                     // streamed without buffering.
-                    let before = std::mem::take(&mut batch);
+                    line.clear();
+                    line.extend_from_slice(batch.buf.get(start..).unwrap_or(&[]));
+                    batch.buf.truncate(start);
+                    let before = std::mem::replace(&mut batch, self.fresh());
                     if !before.ends.is_empty() {
+                        progress.inc((before.buf.len() + before.ends.len()) as u64);
                         self.send(before, w)?;
                     }
                     self.drain(w)?;
@@ -157,6 +179,15 @@ impl Pipe {
         self.drain(w)
     }
 
+    /// An empty batch, reusing a returned one's buffers when there is one.
+    fn fresh(&mut self) -> Batch {
+        let mut batch = self.spare_batches.pop().unwrap_or_default();
+        batch.buf.clear();
+        batch.ends.clear();
+        batch.buf.reserve(BATCH_BYTES + 4096);
+        batch
+    }
+
     /// Hand `batch` to the next worker, first writing the oldest result
     /// when enough batches are in flight.
     fn send(&mut self, batch: Batch, w: &mut impl Write) -> Result<(), StreamError> {
@@ -165,8 +196,9 @@ impl Pipe {
             self.write_next(w)?;
         }
         let worker = self.sent % n;
+        let out = self.spare_outs.pop().unwrap_or_default();
         if let Some(tx) = self.to_workers.get(worker) {
-            tx.send(batch).map_err(|_| worker_gone())?;
+            tx.send((batch, out)).map_err(|_| worker_gone())?;
         }
         self.sent += 1;
         Ok(())
@@ -174,12 +206,14 @@ impl Pipe {
 
     fn write_next(&mut self, w: &mut impl Write) -> Result<(), StreamError> {
         let worker = self.written % self.from_workers.len();
-        let out = self
+        let (batch, out) = self
             .from_workers
             .get(worker)
             .and_then(|rx| rx.recv().ok())
             .ok_or_else(worker_gone)?;
         w.write_all(&out).map_err(StreamError::Write)?;
+        self.spare_batches.push(batch);
+        self.spare_outs.push(out);
         self.written += 1;
         Ok(())
     }
