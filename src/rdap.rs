@@ -174,9 +174,12 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     if s.is_empty() || s.len() > 64 || !s.is_ascii() {
         return None;
     }
-    if let Some(t) = utc_fast(s) {
-        return Some(t);
-    }
+    utc_fast(s).or_else(|| parse_date_general(s))
+}
+
+/// [`parse_date`] without the fast path: chrono's parsers over every form
+/// (`s` already trimmed, checked ASCII and at most 64 bytes).
+fn parse_date_general(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.with_timezone(&Utc));
     }
@@ -878,23 +881,7 @@ mod tests {
         if s.is_empty() || s.len() > 64 || !s.is_ascii() {
             return None;
         }
-        if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-            return Some(d.with_timezone(&Utc));
-        }
-        for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
-            if let Ok(d) = DateTime::parse_from_str(s, fmt) {
-                return Some(d.with_timezone(&Utc));
-            }
-        }
-        for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
-            if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
-                return Some(d.and_utc());
-            }
-        }
-        NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| d.and_utc())
+        super::parse_date_general(s)
     }
 
     fn dt(s: &str) -> DateTime<Utc> {
