@@ -369,14 +369,18 @@ impl RegistrationCache {
     /// Records are inserted oldest first, so the least recently fetched are
     /// the first evicted.
     pub fn load_snapshot(&mut self, snapshot: Snapshot, now: DateTime<Utc>) {
-        let mut records: Vec<(DateTime<Utc>, Registration)> = snapshot
-            .into_records()
-            .map(|reg| (reg.fetched.map_or(now, |fetched| fetched.min(now)), reg))
-            .collect();
-        records.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.domain.cmp(&b.1.domain)));
-        for (stored_at, reg) in records {
-            self.insert_with_time(reg, stored_at);
-        }
+        let stored = |reg: &Registration| reg.fetched.map_or(now, |fetched| fetched.min(now));
+        snapshot.drain_sorted(
+            |a, b| {
+                stored(a)
+                    .cmp(&stored(b))
+                    .then_with(|| a.domain.cmp(&b.domain))
+            },
+            |reg| {
+                let stored_at = stored(&reg);
+                self.insert_with_time(reg, stored_at);
+            },
+        );
     }
 
     fn ttl(&self, value: &Cached) -> Duration {

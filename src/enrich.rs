@@ -16,10 +16,10 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::domain::{self, Analysis, SkipReason};
 use crate::format::{Detected, Detector, Format, FormatChoice, LineKind};
-use crate::json;
 use crate::output::{self, DomregMember, LookupKind, RegistrationTemplate};
 use crate::risk::{Days, Known, RiskEngine, RuleSet};
 use crate::{Error, Registration};
+use crate::{json, names};
 
 /// A source of registration data, keyed by registered domain (A-labels).
 ///
@@ -37,6 +37,22 @@ pub trait Lookup {
     ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
         (self.lookup(domain), None)
     }
+
+    /// The state of this source's answers, when it can name one: while it
+    /// returns the same `Some(g)`, every answer for every domain stays the
+    /// same and asking has no effect (no counting, no fetching), so the
+    /// enricher may reuse what it made of an earlier answer without asking
+    /// again. `None` (the default): ask for every event.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// A value for [`Lookup::generation`] that no other call returns.
+pub fn new_generation() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// What a [`Lookup`] knows about a domain.
@@ -268,7 +284,7 @@ pub struct Enricher {
     scratch: Vec<u8>,
     /// Recent names and their analysis (registered domain or skip reason)
     /// with their `whois_recon` match.
-    analyses: lru::LruCache<String, NameEntry>,
+    analyses: names::NameCache<NameEntry>,
     /// The `threat` JSON of each rule set seen (at most 2^9 of them).
     threats: HashMap<RuleSet, Option<Box<[u8]>>, foldhash::fast::RandomState>,
     /// Recent registered domains: the record last seen and its
@@ -283,35 +299,98 @@ struct NameEntry {
     analysis: Analysis<'static>,
     /// The registered domain is a `whois_recon` service.
     whois: bool,
-    /// The start of its `domreg` member: `"domreg":{"name":...` with the
-    /// Unicode form and the registered domain when there are.
-    head: Vec<u8>,
+    /// Back to back, so that a hit reads one run of memory: the name (the
+    /// cache key, `..key_len`); the start of its `domreg` member
+    /// (`"domreg":{"name":...` with the Unicode form and the registered
+    /// domain when there are; `head_len` bytes); and with a memo, the rest
+    /// of the member (to `memo.member_end`), then the memo's field.
+    bytes: Vec<u8>,
+    key_len: usize,
+    head_len: usize,
+    /// The whole member last rendered for it, while valid.
+    memo: Option<Memo>,
+}
+
+/// What the `domreg` member rendered last for a name holds: reused for
+/// later events with the same name and field, from a lookup source in the
+/// same [`Lookup::generation`], at an event time within `from..=to`
+/// (seconds since the epoch; the span of equal day counts,
+/// [`Days::same_within`]).
+struct Memo {
+    generation: u64,
+    from: i64,
+    to: i64,
+    lookup: LookupKind,
+    skip_reason: Option<SkipReason>,
+    rules: RuleSet,
+    member_end: usize,
 }
 
 impl NameEntry {
     fn new(name: &str, risk: &RiskEngine) -> NameEntry {
         let analysis = domain::analyze(name).into_owned();
-        // Room for the name and its domain, escaped or not, without growing.
-        let mut head = Vec::with_capacity(2 * name.len() + 64);
+        // Room for the name, its domain (escaped or not), and a member.
+        let mut bytes = Vec::with_capacity(3 * name.len() + 512);
+        bytes.extend_from_slice(name.as_bytes());
         let whois = match &analysis {
             Analysis::Lookup(t) => {
-                output::write_domreg_head(&mut head, &t.name, Some(t.domain()));
+                output::write_domreg_head(&mut bytes, &t.name, Some(t.domain()));
                 risk.is_whois_service(&t.name)
             }
             Analysis::Skip { name, .. } => {
-                output::write_domreg_head(&mut head, truncate(name, domain::MAX_NAME_LEN), None);
+                output::write_domreg_head(&mut bytes, truncate(name, domain::MAX_NAME_LEN), None);
                 false
             }
         };
         NameEntry {
             analysis,
             whois,
-            head,
+            key_len: name.len(),
+            head_len: bytes.len() - name.len(),
+            bytes,
+            memo: None,
         }
+    }
+
+    /// The start of the name's `domreg` member.
+    fn head(&self) -> &[u8] {
+        self.bytes
+            .get(self.key_len..self.key_len + self.head_len)
+            .unwrap_or(&[])
+    }
+
+    /// The memo and its member, if it holds for `field` in `generation`
+    /// at `at`.
+    fn memo(&self, generation: Option<u64>, field: &str, at: i64) -> Option<(&Memo, &[u8])> {
+        let m = self.memo.as_ref()?;
+        let valid = Some(m.generation) == generation
+            && (m.from..=m.to).contains(&at)
+            && self.bytes.get(m.member_end..) == Some(field.as_bytes());
+        let member = self.bytes.get(self.key_len..m.member_end)?;
+        valid.then_some((m, member))
+    }
+
+    /// Keep `member` (which starts with [`NameEntry::head`]) as the memo
+    /// for `field`.
+    fn set_memo(&mut self, memo: Memo, member: &[u8], field: &str) {
+        self.bytes.truncate(self.key_len);
+        self.bytes.extend_from_slice(member);
+        let member_end = self.bytes.len();
+        self.bytes.extend_from_slice(field.as_bytes());
+        self.memo = Some(Memo { member_end, ..memo });
     }
 }
 
-/// Names whose analysis is kept.
+impl names::Keyed for NameEntry {
+    fn key(&self) -> &[u8] {
+        self.bytes.get(..self.key_len).unwrap_or(&[])
+    }
+}
+
+/// Names whose analysis (and last rendered member) is kept.
+const NAME_CACHE: usize = 65_536;
+
+/// Registered domains whose rendered `registration` object is kept.
 const ANALYSIS_CACHE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(8192) {
     Some(n) => n,
     None => std::num::NonZeroUsize::MIN,
@@ -336,7 +415,7 @@ impl Enricher {
             max_line_bytes: config.input.max_line_bytes,
             stats: Stats::default(),
             scratch: Vec::new(),
-            analyses: lru::LruCache::new(ANALYSIS_CACHE),
+            analyses: names::NameCache::new(NAME_CACHE),
             threats: HashMap::default(),
             templates: lru::LruCache::new(ANALYSIS_CACHE),
         })
@@ -454,11 +533,12 @@ impl Enricher {
         let risk_engine = &self.risk;
         let entry = self
             .analyses
-            .get_or_insert_ref(name, || NameEntry::new(name, risk_engine));
-        member.extend_from_slice(&entry.head);
+            .get_or_insert_mut(name, || NameEntry::new(name, risk_engine));
+        let generation = lookup.generation();
         let (lookup_kind, skip_reason, threat) = match &entry.analysis {
             Analysis::Skip { reason, .. } => {
                 let reason = *reason;
+                member.extend_from_slice(entry.head());
                 output::write_domreg_tail(
                     &mut member,
                     &DomregMember {
@@ -475,7 +555,19 @@ impl Enricher {
                 );
                 (LookupKind::Skipped, Some(reason), None)
             }
+            Analysis::Lookup(_)
+                if let Some((m, bytes)) = entry.memo(generation, field, at.timestamp()) =>
+            {
+                // The same answer as for an earlier event: its member again.
+                member.extend_from_slice(bytes);
+                (
+                    m.lookup,
+                    m.skip_reason,
+                    threat_json(&mut self.threats, m.rules),
+                )
+            }
             Analysis::Lookup(target) => {
+                member.extend_from_slice(entry.head());
                 let domain = target.domain();
                 let (result, rendered) = lookup.lookup_rendered(domain);
                 let (kind, known, error) = classify(result, at);
@@ -503,6 +595,22 @@ impl Enricher {
                     },
                     template,
                 );
+                if let Some(generation) = generation {
+                    let (from, to) = match registration {
+                        Some((reg, _)) => Days::same_within(reg, at),
+                        None => (i64::MIN, i64::MAX),
+                    };
+                    let memo = Memo {
+                        generation,
+                        from,
+                        to,
+                        lookup: kind,
+                        skip_reason,
+                        rules: risk.rules,
+                        member_end: 0,
+                    };
+                    entry.set_memo(memo, &member, field);
+                }
                 (
                     kind,
                     skip_reason,
@@ -745,6 +853,70 @@ mod tests {
         let mut out = Vec::new();
         let o = e.enrich_line(line.as_bytes(), &mut source(), now(), &mut out);
         (String::from_utf8(out).unwrap(), o)
+    }
+
+    /// A snapshot that never names a generation, so the enricher asks it
+    /// for every event and renders every member afresh.
+    struct Fresh<'a>(&'a crate::snapshot::Snapshot);
+    impl Lookup for Fresh<'_> {
+        fn lookup(&mut self, domain: &str) -> LookupResult<'_> {
+            match self.0.get(domain) {
+                Some(r) => LookupResult::Found(r),
+                None => LookupResult::Miss,
+            }
+        }
+    }
+
+    #[test]
+    fn reused_members_are_those_rendered_afresh() {
+        // Events one second either side of every day boundary of the
+        // record's dates: the memo must never outlive its day counts.
+        let mut snapshot = crate::snapshot::Snapshot::new();
+        let at = |d: i64, s: u32| Utc.timestamp_opt(d * 86_400 + i64::from(s), 0).unwrap();
+        let mut reg = Registration::new("young.com", Source::Snapshot);
+        reg.created = Some(at(20_000, 36_000));
+        reg.updated = Some(at(20_400, 100));
+        reg.expires = Some(at(20_420, 50_000));
+        snapshot.insert(reg.clone()).unwrap();
+        let mut lines = Vec::new();
+        for day in 20_405..20_425 {
+            for second in [
+                0, 1, 99, 100, 101, 35_999, 36_000, 49_999, 50_000, 50_001, 86_399,
+            ] {
+                let ts = at(day, second).timestamp();
+                for name in ["www.young.com", "young.com", "www.young.com"] {
+                    lines.push(format!(r#"{{"ts":{ts},"uid":"C","query":"{name}"}}"#));
+                }
+            }
+        }
+        let render = |lookup: &mut dyn Lookup, lines: &[String]| {
+            let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+            let mut out = Vec::new();
+            for l in lines {
+                e.enrich_line(l.as_bytes(), lookup, now(), &mut out);
+            }
+            String::from_utf8(out).unwrap()
+        };
+        let reused = render(&mut snapshot.clone(), &lines);
+        assert_eq!(reused, render(&mut Fresh(&snapshot), &lines));
+        assert!(reused.contains(r#""expires_in_days":0"#), "{reused}");
+        assert!(reused.contains(r#""expires_in_days":-1"#), "{reused}");
+
+        // A change to the snapshot is seen by the next event.
+        let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+        let line = br#"{"ts":1764000000,"uid":"C","query":"www.young.com"}"#;
+        let mut first = Vec::new();
+        e.enrich_line(line, &mut snapshot, now(), &mut first);
+        reg.registrar = Some("Changed Registrar".into());
+        snapshot.insert(reg).unwrap();
+        let mut second = Vec::new();
+        e.enrich_line(line, &mut snapshot, now(), &mut second);
+        let (first, second) = (
+            String::from_utf8(first).unwrap(),
+            String::from_utf8(second).unwrap(),
+        );
+        assert!(!first.contains("Changed Registrar"), "{first}");
+        assert!(second.contains("Changed Registrar"), "{second}");
     }
 
     #[test]

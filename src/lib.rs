@@ -64,6 +64,7 @@ pub mod format;
 pub mod json;
 #[cfg(feature = "native")]
 pub mod live;
+mod names;
 pub mod output;
 pub mod rdap;
 pub mod registration;

@@ -141,4 +141,21 @@ impl Registration {
     pub fn has_status(&self, value: &str) -> bool {
         self.status.iter().any(|s| s == value)
     }
+
+    /// Drop the spare capacity of its strings and lists (a record parsed
+    /// from JSON has some), for records kept long and in large numbers.
+    pub fn shrink_to_fit(&mut self) {
+        self.domain.shrink_to_fit();
+        for s in self.status.iter_mut().chain(self.nameservers.iter_mut()) {
+            s.shrink_to_fit();
+        }
+        self.status.shrink_to_fit();
+        self.nameservers.shrink_to_fit();
+        for s in [&mut self.registrar, &mut self.server]
+            .into_iter()
+            .flatten()
+        {
+            s.shrink_to_fit();
+        }
+    }
 }

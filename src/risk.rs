@@ -181,6 +181,38 @@ impl Days {
     }
 }
 
+impl Days {
+    /// The span of event times, in whole seconds since the epoch, over
+    /// which [`Days::at`] gives `reg` the same counts as at `at` (both ends
+    /// included). Whatever depends only on the counts (the lookup's
+    /// classification, the risk rules, the rendered `registration` object)
+    /// is therefore the same for every event time in it.
+    pub fn same_within(reg: &Registration, at: DateTime<Utc>) -> (i64, i64) {
+        let t = at.timestamp();
+        let (mut lo, mut hi) = (i64::MIN, i64::MAX);
+        // Counts since a date d: whole_days(t - d) = k for t in
+        // [d + k * 86,400, d + (k + 1) * 86,400 - 1].
+        for d in [reg.created, reg.updated, reg.transferred]
+            .into_iter()
+            .flatten()
+        {
+            let d = d.timestamp();
+            let start = d.saturating_add(whole_days(t.saturating_sub(d)).saturating_mul(86_400));
+            lo = lo.max(start);
+            hi = hi.min(start.saturating_add(86_399));
+        }
+        // Counts until the expiry e: whole_days(e - t) = k for t in
+        // [e - (k + 1) * 86,400 + 1, e - k * 86,400].
+        if let Some(e) = reg.expires {
+            let e = e.timestamp();
+            let end = e.saturating_sub(whole_days(e.saturating_sub(t)).saturating_mul(86_400));
+            lo = lo.max(end.saturating_sub(86_399));
+            hi = hi.min(end);
+        }
+        (lo, hi)
+    }
+}
+
 /// Whole days in a signed number of seconds, rounded toward negative infinity.
 fn whole_days(seconds: i64) -> i64 {
     seconds.div_euclid(86_400)
@@ -348,6 +380,34 @@ mod tests {
 
     fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap()
+    }
+
+    proptest::proptest! {
+        /// Days::same_within gives the largest span of equal counts: the
+        /// counts at both its ends are those at the event time, and one
+        /// second beyond either end they differ.
+        #[test]
+        fn same_within_is_the_span_of_equal_counts(
+            dates in proptest::array::uniform4(proptest::option::of(-4_000_000_000i64..4_000_000_000)),
+            at in -4_000_000_000i64..4_000_000_000,
+        ) {
+            let time = |s: i64| Utc.timestamp_opt(s, 0).single();
+            let mut reg = Registration::new("example.com", Source::Snapshot);
+            let [c, e, u, x] = dates.map(|d| d.and_then(time));
+            (reg.created, reg.expires, reg.updated, reg.transferred) = (c, e, u, x);
+            let days = Days::at(&reg, time(at).unwrap());
+            let (lo, hi) = Days::same_within(&reg, time(at).unwrap());
+            proptest::prop_assert!(lo <= at && at <= hi);
+            let dated = dates.iter().any(Option::is_some);
+            proptest::prop_assert_eq!(dated, lo != i64::MIN && hi != i64::MAX);
+            if dated {
+                proptest::prop_assert!(hi - lo < 86_400);
+                for (inside, outside) in [(lo, lo - 1), (hi, hi + 1)] {
+                    proptest::prop_assert_eq!(Days::at(&reg, time(inside).unwrap()), days);
+                    proptest::prop_assert_ne!(Days::at(&reg, time(outside).unwrap()), days);
+                }
+            }
+        }
     }
 
     fn engine() -> RiskEngine {

@@ -4,8 +4,10 @@
 //!
 //! Pure: the caller reads the file and hands over lines.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::OnceLock;
+
+use hashbrown::HashTable;
 
 use crate::domain::{self, Analysis};
 use crate::enrich::{Lookup, LookupResult};
@@ -17,24 +19,31 @@ use crate::{Error, Registration};
 /// Each record keeps its `registration` object rendered once, on first use
 /// ([`Snapshot::get_rendered`]), so an event whose domain is in the
 /// snapshot costs no rendering of it.
+///
+/// Laid out for size, since a snapshot may hold millions of records: the
+/// records sit in one vector, and the hash table holds only their indices
+/// (keyed by each record's own `domain`, so the name is stored once).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    records: HashMap<String, Record, foldhash::fast::RandomState>,
+    records: Vec<Record>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    /// [`Lookup::generation`]: a new value on every change.
+    generation: u64,
 }
 
 #[derive(Debug, Clone)]
 struct Record {
     reg: Registration,
-    rendered: OnceLock<RegistrationTemplate>,
+    rendered: OnceLock<Box<RegistrationTemplate>>,
 }
 
 impl PartialEq for Snapshot {
     fn eq(&self, other: &Snapshot) -> bool {
-        self.records.len() == other.records.len()
+        self.len() == other.len()
             && self
-                .records
-                .iter()
-                .all(|(k, r)| other.records.get(k).is_some_and(|o| o.reg == r.reg))
+                .records()
+                .all(|r| other.get(&r.domain).is_some_and(|o| o == r))
     }
 }
 
@@ -54,34 +63,74 @@ impl Snapshot {
         self.records.is_empty()
     }
 
+    /// [`Lookup::generation`] of the snapshot, for a [`Lookup`] that
+    /// shares it: a new value after every change.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The index of `domain`'s record.
+    fn find(&self, domain: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(domain);
+        let records = &self.records;
+        self.index
+            .find(hash, |&i| {
+                records
+                    .get(i as usize)
+                    .is_some_and(|r| r.reg.domain == domain)
+            })
+            .map(|&i| i as usize)
+    }
+
+    fn record(&self, domain: &str) -> Option<&Record> {
+        self.find(domain).and_then(|i| self.records.get(i))
+    }
+
     /// The record for `domain` (a registered domain in A-labels).
     pub fn get(&self, domain: &str) -> Option<&Registration> {
-        self.records.get(domain).map(|r| &r.reg)
+        self.record(domain).map(|r| &r.reg)
     }
 
     /// The record for `domain` and its `registration` object rendered but
     /// for the day counts (made on the first call for the record; safe to
     /// call from several threads sharing the snapshot).
     pub fn get_rendered(&self, domain: &str) -> Option<(&Registration, &RegistrationTemplate)> {
-        self.records.get(domain).map(|r| {
-            let t = r.rendered.get_or_init(|| RegistrationTemplate::new(&r.reg));
-            (&r.reg, t)
+        self.record(domain).map(|r| {
+            let t = r
+                .rendered
+                .get_or_init(|| Box::new(RegistrationTemplate::new(&r.reg)));
+            (&r.reg, &**t)
         })
     }
 
     /// Add or replace a record. Its domain is normalised first; a name that
     /// is not itself a registered domain (`www.example.com`, `co.uk`) is
-    /// refused.
+    /// refused, as is a record beyond the 4,294,967,295th.
     pub fn insert(&mut self, mut reg: Registration) -> Result<(), String> {
-        let key = registered_key(&reg.domain)?;
-        reg.domain.clone_from(&key);
-        self.records.insert(
-            key,
-            Record {
-                reg,
-                rendered: OnceLock::new(),
-            },
-        );
+        reg.domain = registered_key(&reg.domain)?;
+        reg.shrink_to_fit();
+        self.generation = crate::enrich::new_generation();
+        let record = Record {
+            reg,
+            rendered: OnceLock::new(),
+        };
+        if let Some(i) = self.find(&record.reg.domain) {
+            if let Some(slot) = self.records.get_mut(i) {
+                *slot = record;
+            }
+            return Ok(());
+        }
+        let Ok(i) = u32::try_from(self.records.len()) else {
+            return Err("too many registration records".to_string());
+        };
+        let hash = self.hasher.hash_one(record.reg.domain.as_str());
+        self.records.push(record);
+        let (records, hasher) = (&self.records, &self.hasher);
+        self.index.insert_unique(hash, i, |&j| {
+            records
+                .get(j as usize)
+                .map_or(0, |r| hasher.hash_one(r.reg.domain.as_str()))
+        });
         Ok(())
     }
 
@@ -111,25 +160,43 @@ impl Snapshot {
             .collect()
     }
 
-    /// The records, in no particular order.
+    /// The records, in the order they were first added.
     pub fn records(&self) -> impl Iterator<Item = &Registration> {
-        self.records.values().map(|r| &r.reg)
+        self.records.iter().map(|r| &r.reg)
     }
 
-    /// The records, consumed, in no particular order.
+    /// The records, consumed, in the order they were first added.
     pub fn into_records(self) -> impl Iterator<Item = Registration> {
-        self.records.into_values().map(|r| r.reg)
+        self.records.into_iter().map(|r| r.reg)
+    }
+
+    /// Hand every record to `f`, in the order of `cmp`, freeing the
+    /// snapshot's memory as it goes (so that a caller moving the records
+    /// elsewhere never holds both copies in full).
+    pub fn drain_sorted(
+        self,
+        mut cmp: impl FnMut(&Registration, &Registration) -> std::cmp::Ordering,
+        mut f: impl FnMut(Registration),
+    ) {
+        let mut records = self.records;
+        drop(self.index);
+        // Last first: popping from the end then gives `cmp`'s order.
+        records.sort_unstable_by(|a, b| cmp(&b.reg, &a.reg));
+        while let Some(r) = records.pop() {
+            f(r.reg);
+            if records.capacity() > 4096 && records.len() < records.capacity() / 2 {
+                records.shrink_to_fit();
+            }
+        }
     }
 
     /// All records as JSON Lines, sorted by domain.
     pub fn to_jsonl(&self) -> String {
-        let mut domains: Vec<&String> = self.records.keys().collect();
-        domains.sort();
+        let mut regs: Vec<&Registration> = self.records().collect();
+        regs.sort_by(|a, b| a.domain.cmp(&b.domain));
         let mut out = String::new();
-        for d in domains {
-            if let Some(r) = self.records.get(d)
-                && let Ok(line) = serde_json::to_string(&r.reg)
-            {
+        for r in regs {
+            if let Ok(line) = serde_json::to_string(r) {
                 out.push_str(&line);
                 out.push('\n');
             }
@@ -151,6 +218,10 @@ impl Lookup for Snapshot {
         domain: &str,
     ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
         rendered(self, domain)
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation)
     }
 }
 

@@ -39,6 +39,10 @@ impl Lookup for Shared<'_> {
     ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
         domreg::snapshot::rendered(self.0, domain)
     }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.0.generation())
+    }
 }
 
 /// Lines of input: `buf` holds them back to back, `ends[i]` is where line
