@@ -26,6 +26,7 @@ use lru::LruCache;
 use serde::{Deserialize, Serialize};
 
 use crate::enrich::{Lookup, LookupResult};
+use crate::shared::Shared;
 use crate::snapshot::Snapshot;
 use crate::{Error, Registration};
 
@@ -218,11 +219,12 @@ impl RegistrationCache {
     /// The estimated size of all entries, in bytes.
     ///
     /// Each entry counts the bytes of its key, plus for a registration the
-    /// bytes of every string in it (`domain`, `registrar`, `server`, and each
-    /// `status` and `nameservers` element plus that element's `String`
-    /// header in the vector), or for an error the bytes of its code, plus a
-    /// fixed overhead of `size_of::<String>() + size_of::<Entry>() + 64`
-    /// (304 bytes on 64-bit targets, less on wasm32) for the inline
+    /// bytes of its `domain` and of each `nameservers` element plus that
+    /// element's `String` header, and 16 bytes per `status` value (status
+    /// values, `registrar` and `server` are [`Shared`] between records, so
+    /// a record holds only pointers to them), or for an error the bytes of
+    /// its code, plus a fixed overhead of
+    /// `size_of::<String>() + size_of::<Entry>() + 64` for the inline
     /// structs, the LRU links, the hash table slot and the allocator. Spare
     /// capacity of strings and vectors is not counted.
     pub fn bytes(&self) -> usize {
@@ -426,11 +428,9 @@ fn estimate_bytes(key: &str, value: &Cached) -> usize {
     let value_bytes = match value {
         Cached::Error(code) => code.len(),
         Cached::Registration(r) => {
-            r.domain.len()
-                + r.registrar.as_ref().map_or(0, String::len)
-                + r.server.as_ref().map_or(0, String::len)
-                + listed(&r.status)
-                + listed(&r.nameservers)
+            // Status values, registrar and server are shared between
+            // records (crate::shared): a record pays only for its pointers.
+            r.domain.len() + r.status.len() * size_of::<Shared>() + listed(&r.nameservers)
         }
     };
     ENTRY_OVERHEAD + key.len() + value_bytes
@@ -684,23 +684,25 @@ mod tests {
         );
         // A value larger than the whole budget is not kept.
         let mut huge = Registration::new("huge.com", Source::Rdap);
-        huge.registrar = Some("x".repeat(4 * one));
+        huge.nameservers = vec!["x".repeat(4 * one)];
         c.insert("huge.com".into(), Cached::Registration(huge), t0());
         assert!(c.is_empty());
         assert_eq!(c.bytes(), 0);
     }
 
     #[test]
-    fn byte_estimate_counts_strings() {
+    fn byte_estimate_counts_own_strings() {
         let mut reg = Registration::new("example.com", Source::Rdap);
         let base = estimate_bytes("example.com", &Cached::Registration(reg.clone()));
         assert_eq!(base, ENTRY_OVERHEAD + 11 + 11);
         reg.registrar = Some("Registrar".into());
         reg.server = Some("https://rdap.example/".into());
-        reg.status = vec!["active".into()];
+        reg.status = vec!["active".into()].into();
         reg.nameservers = vec!["ns1.example.net".into(), "ns2.example.net".into()];
         let with = estimate_bytes("example.com", &Cached::Registration(reg));
-        let strings = 9 + 21 + 3 * size_of::<String>() + 6 + 15 + 15;
+        // Registrar, server and status text are shared: only the status
+        // value's pointer counts.
+        let strings = size_of::<Shared>() + 2 * size_of::<String>() + 15 + 15;
         assert_eq!(with, base + strings);
         assert_eq!(
             estimate_bytes("example.com", &Cached::Error("timeout".into())),
@@ -769,7 +771,7 @@ mod tests {
         let mut c = RegistrationCache::default();
         let mut full = Registration::new("example.com", Source::Rdap);
         full.created = Some(Utc.with_ymd_and_hms(1995, 8, 14, 4, 0, 0).unwrap());
-        full.status = vec!["clientTransferProhibited".into()];
+        full.status = vec!["clientTransferProhibited".into()].into();
         full.registrar = Some("RESERVED-Internet Assigned Numbers Authority".into());
         full.registrar_iana_id = Some(376);
         full.nameservers = vec!["a.iana-servers.net".into()];

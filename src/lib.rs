@@ -69,6 +69,7 @@ pub mod output;
 pub mod rdap;
 pub mod registration;
 pub mod risk;
+pub mod shared;
 pub mod snapshot;
 pub mod summary;
 pub mod text;

@@ -444,13 +444,13 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn push_str_array(out: &mut Vec<u8>, items: &[String]) {
+fn push_str_array<S: AsRef<str>>(out: &mut Vec<u8>, items: &[S]) {
     out.push(b'[');
     for (i, s) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        push_str(out, s);
+        push_str(out, s.as_ref());
     }
     out.push(b']');
 }
@@ -580,7 +580,7 @@ mod tests {
         full.expires = Some(t(2));
         full.updated = Some(t(3));
         full.transferred = Some(t(4));
-        full.status = vec!["clientHold".into(), "x\ny".into()];
+        full.status = vec!["clientHold".into(), "x\ny".into()].into();
         full.registrar = Some("Reg, Inc.".into());
         full.registrar_iana_id = Some(292);
         full.nameservers = vec!["ns1.example.com".into()];

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::epp;
-use crate::registration::{Registration, Source};
+use crate::registration::{Registration, Shared, Source};
 
 /// Largest body accepted, in bytes.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -113,11 +113,11 @@ pub fn parse_domain(
 
     let domain = domain_name(&obj)?;
     let mut reg = Registration::new(domain, Source::Rdap);
-    reg.server = server.map(str::to_owned);
+    reg.server = server.map(Shared::new);
     reg.fetched = fetched;
 
     read_events(&obj, &mut reg);
-    reg.status = read_status(obj.get("status"));
+    reg.status = read_status(obj.get("status")).into();
     reg.nameservers = read_nameservers(obj.get("nameservers"));
 
     let entities = walk_entities(&obj);
@@ -126,7 +126,7 @@ pub fn parse_domain(
         .find(|e| has_role(e.map, "registrar"))
         .map(|e| e.map)
     {
-        reg.registrar = vcard_name(registrar);
+        reg.registrar = vcard_name(registrar).map(Shared::from);
         reg.registrar_iana_id = iana_id(registrar);
     }
     reg.privacy = privacy(&obj, &entities);
@@ -490,16 +490,16 @@ fn read_events(obj: &Map<String, Value>, reg: &mut Registration) {
     reg.updated = last_changed.or(last_update);
 }
 
-fn read_status(v: Option<&Value>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+fn read_status(v: Option<&Value>) -> Vec<Shared> {
+    let mut out: Vec<Shared> = Vec::new();
     for s in strings(v) {
         let epp = epp::rdap_to_epp(head(s, 4 * MAX_STATUS_CHARS));
         if epp.is_empty() {
             continue;
         }
         let epp = cut_chars(&epp, MAX_STATUS_CHARS);
-        if !out.contains(&epp) {
-            out.push(epp);
+        if !out.iter().any(|s| *s == epp) {
+            out.push(Shared::new(&epp));
         }
     }
     out
@@ -888,6 +888,10 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    fn shared(v: &[&str]) -> crate::registration::SharedList {
+        v.iter().map(|&s| Shared::new(s)).collect()
+    }
+
     fn strs(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| (*s).to_owned()).collect()
     }
@@ -933,7 +937,7 @@ mod tests {
             // Only "last update of RDAP database" is present: no `updated`.
             updated: None,
             transferred: None,
-            status: strs(&[
+            status: shared(&[
                 "clientDeleteProhibited",
                 "clientTransferProhibited",
                 "clientUpdateProhibited",
@@ -980,7 +984,7 @@ mod tests {
             updated: Some(dt("2019-09-09T15:39:04Z")),
             transferred: None,
             // Same six values as Verisign, in this server's order.
-            status: strs(&[
+            status: shared(&[
                 "clientUpdateProhibited",
                 "clientTransferProhibited",
                 "clientDeleteProhibited",
@@ -1023,7 +1027,7 @@ mod tests {
             expires: Some(dt("2027-11-07T04:14:52.296Z")),
             updated: Some(dt("2026-09-18T03:40:49.034Z")),
             transferred: Some(dt("2013-11-08T03:42:43.296Z")),
-            status: strs(&["clientTransferProhibited"]),
+            status: shared(&["clientTransferProhibited"]),
             registrar: Some("PDR Ltd. d/b/a PublicDomainRegistry.com".into()),
             registrar_iana_id: Some(303),
             nameservers: strs(&[
@@ -1059,7 +1063,7 @@ mod tests {
             // Microsecond fraction.
             updated: Some(dt("2025-10-29T03:51:11.009091Z")),
             transferred: None,
-            status: strs(&[
+            status: shared(&[
                 "serverDeleteProhibited",
                 "serverTransferProhibited",
                 "serverUpdateProhibited",
@@ -1103,7 +1107,7 @@ mod tests {
             expires: Some(dt("2024-09-11T23:59:59Z")),
             updated: Some(dt("2023-09-05T00:05:10Z")),
             transferred: None,
-            status: strs(&[
+            status: shared(&[
                 "serverTransferProhibited",
                 "serverUpdateProhibited",
                 "serverDeleteProhibited",
@@ -1145,7 +1149,7 @@ mod tests {
             expires: Some(dt("2024-11-12T19:15:55.283Z")),
             updated: Some(dt("2023-10-17T10:47:21.733Z")),
             transferred: None,
-            status: strs(&[
+            status: shared(&[
                 "clientUpdateProhibited",
                 "clientTransferProhibited",
                 "clientDeleteProhibited",
@@ -1186,7 +1190,7 @@ mod tests {
             updated: None,
             transferred: Some(dt("2007-01-25T02:05:00Z")),
             // RDAP "active" is EPP "ok".
-            status: strs(&["ok"]),
+            status: shared(&["ok"]),
             // The registrar entity has only a handle ("REG-INTERNET-CZ"): no
             // vCard, no publicIds, so no name and no id.
             registrar: None,
@@ -1243,7 +1247,7 @@ mod tests {
         registrar.expires = Some(dt("2031-01-01T00:00:00Z"));
         registrar.updated = Some(dt("2020-01-01T00:00:00Z"));
         registrar.transferred = Some(dt("2010-01-01T00:00:00Z"));
-        registrar.status = strs(&["clientHold"]);
+        registrar.status = shared(&["clientHold"]);
         registrar.nameservers = strs(&["ns1.example.net"]);
         registrar.registrar = Some("Example Registrar".into());
         registrar.registrar_iana_id = Some(9);
@@ -1266,7 +1270,7 @@ mod tests {
         assert!(!m.privacy);
 
         // The registry's own values are kept when present.
-        registry.status = strs(&["ok"]);
+        registry.status = shared(&["ok"]);
         registry.nameservers = strs(&["a.ns.example"]);
         registry.registrar = Some("Registry Says".into());
         registry.registrar_iana_id = Some(1);
@@ -1692,7 +1696,7 @@ mod tests {
         s.push_str("]}");
         let r = parse_domain(s.as_bytes(), None, None).unwrap().registration;
         assert_eq!(r.status.len(), MAX_ITEMS);
-        assert_eq!(r.status.first().map(String::as_str), Some("odd status 0"));
+        assert_eq!(r.status.first().map(Shared::as_str), Some("odd status 0"));
 
         // Wide and nested entities: the walk stops at MAX_ENTITIES.
         let inner = vec![r#"{"roles":["x"]}"#; 200].join(",");

@@ -8,6 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::shared::{Shared, SharedList};
+
 /// Where a registration record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -75,11 +77,11 @@ pub struct Registration {
     pub transferred: Option<DateTime<Utc>>,
     /// EPP status values in their camelCase EPP form (RFC 5731 / RFC 8056),
     /// e.g. `clientTransferProhibited`; unknown strings are kept verbatim.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub status: Vec<String>,
+    #[serde(default, skip_serializing_if = "SharedList::is_empty")]
+    pub status: SharedList,
     /// The sponsoring registrar's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registrar: Option<String>,
+    pub registrar: Option<Shared>,
     /// The registrar's IANA id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registrar_iana_id: Option<u32>,
@@ -94,7 +96,7 @@ pub struct Registration {
     pub source: Source,
     /// The server (RDAP base URL or file) the record came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<String>,
+    pub server: Option<Shared>,
     /// When the record was fetched.
     #[serde(
         default,
@@ -118,7 +120,7 @@ impl Registration {
             expires: None,
             updated: None,
             transferred: None,
-            status: Vec::new(),
+            status: SharedList::default(),
             registrar: None,
             registrar_iana_id: None,
             nameservers: Vec::new(),
@@ -146,16 +148,9 @@ impl Registration {
     /// from JSON has some), for records kept long and in large numbers.
     pub fn shrink_to_fit(&mut self) {
         self.domain.shrink_to_fit();
-        for s in self.status.iter_mut().chain(self.nameservers.iter_mut()) {
+        for s in &mut self.nameservers {
             s.shrink_to_fit();
         }
-        self.status.shrink_to_fit();
         self.nameservers.shrink_to_fit();
-        for s in [&mut self.registrar, &mut self.server]
-            .into_iter()
-            .flatten()
-        {
-            s.shrink_to_fit();
-        }
     }
 }

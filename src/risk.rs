@@ -465,7 +465,7 @@ mod tests {
         reg.created = Some(t(2010, 1, 1));
         reg.updated = Some(t(2026, 11, 20));
         reg.expires = Some(t(2026, 12, 10));
-        reg.status = vec!["serverHold".into(), "redemptionPeriod".into()];
+        reg.status = vec!["serverHold".into(), "redemptionPeriod".into()].into();
         let at = t(2026, 11, 24);
         let risk = engine().assess("old.com", Known::Registered(&reg, Days::at(&reg, at)));
         assert_eq!(

@@ -108,7 +108,7 @@ mod tests {
         let engine = RiskEngine::new(RulesConfig::default());
         let mut reg = Registration::new("example.com", Source::Rdap);
         reg.created = Some(Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap());
-        reg.status = vec!["serverHold".into(), "clientTransferProhibited".into()];
+        reg.status = vec!["serverHold".into(), "clientTransferProhibited".into()].into();
         let s = Summary::new(&engine, "www.example.com", LookupResult::Found(&reg), at());
         assert_eq!(s.lookup, LookupKind::Hit);
         assert_eq!(s.age_days, Some(4));

@@ -309,7 +309,7 @@ impl LookupService {
         let body = match answer {
             Answer::NotFound => {
                 let mut reg = Registration::not_registered(domain, Source::Rdap);
-                reg.server = Some(base.to_string());
+                reg.server = Some(base.into());
                 reg.fetched = Some(fetched);
                 return Cached::Registration(reg);
             }
@@ -321,7 +321,7 @@ impl LookupService {
                 code: Some(404), ..
             }) => {
                 let mut reg = Registration::not_registered(domain, Source::Rdap);
-                reg.server = Some(base.to_string());
+                reg.server = Some(base.into());
                 reg.fetched = Some(fetched);
                 return Cached::Registration(reg);
             }

@@ -275,7 +275,7 @@ impl Filter {
     ) -> Result<(), String> {
         let key = registered_domain(domain)?;
         let mut reg = Registration::not_registered(key.as_str(), Source::Rdap);
-        reg.server = server.map(str::to_owned);
+        reg.server = server.map(domreg::registration::Shared::new);
         reg.fetched = Some(now);
         self.store(key, Cached::Registration(reg), now);
         Ok(())

@@ -407,7 +407,7 @@ fn registry_answer(
 ) -> Result<(Registration, Option<String>), String> {
     let not_registered = || {
         let mut reg = Registration::not_registered(domain, Source::Rdap);
-        reg.server = Some(server.to_owned());
+        reg.server = Some(server.into());
         reg.fetched = Some(now);
         Ok((reg, None))
     };
