@@ -329,8 +329,8 @@ struct Memo {
 impl NameEntry {
     fn new(name: &str, risk: &RiskEngine) -> NameEntry {
         let analysis = domain::analyze(name).into_owned();
-        // Room for the name, its domain (escaped or not), and a member.
-        let mut bytes = Vec::with_capacity(3 * name.len() + 512);
+        // Room for the name and its domain, escaped or not; a memo grows it.
+        let mut bytes = Vec::with_capacity(3 * name.len() + 64);
         bytes.extend_from_slice(name.as_bytes());
         let whois = match &analysis {
             Analysis::Lookup(t) => {
@@ -387,8 +387,14 @@ impl names::Keyed for NameEntry {
     }
 }
 
-/// Names whose analysis (and last rendered member) is kept.
-const NAME_CACHE: usize = 65_536;
+/// Names whose analysis (and last rendered member, about 600 bytes with
+/// it) is kept: 65,536 (about 40 MB when full) natively; 8,192 in the WASM
+/// filters, whose hosts give each filter instance a few MiB.
+const NAME_CACHE: usize = if cfg!(target_arch = "wasm32") {
+    8_192
+} else {
+    65_536
+};
 
 /// Registered domains whose rendered `registration` object is kept.
 const ANALYSIS_CACHE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(8192) {
