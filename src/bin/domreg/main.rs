@@ -237,9 +237,10 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
             }
             eprint!("{}", summary(&stats, snapshot.len()));
         }
-        // The process ends here: freeing every record one by one would
-        // only cost time.
+        // The process ends here: freeing every record (and every name the
+        // enrichers keep) one by one would only cost time.
         std::mem::forget(snapshot);
+        std::mem::forget(enrichers);
         return Ok(if failed {
             ExitCode::from(1)
         } else {
@@ -260,6 +261,7 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
     }
     // As above: the process ends, the records need not be freed.
     std::mem::forget(snapshot);
+    std::mem::forget(enricher);
     Ok(if failed {
         ExitCode::from(1)
     } else {

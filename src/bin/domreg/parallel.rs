@@ -1,12 +1,15 @@
 //! `domreg enrich --offline --threads N`: the input is cut into batches of
-//! whole lines; batch `i` goes to worker `i % N`, each worker with its own
-//! [`Enricher`] and the registration records shared read-only; the main
-//! thread reads, hands out batches and writes the results back in input
-//! order (batch `i` is taken from worker `i % N` in turn). At most two
-//! batches per worker are in flight. An over-long line is streamed through
-//! by the main thread once the batches before it are written, as on one
-//! thread.
+//! whole lines and enriched on N threads, each with its own [`Enricher`] and
+//! the registration records shared read-only: the calling thread and N - 1
+//! workers. The calling thread also reads and writes. It hands a batch to a
+//! worker while the workers have fewer than two batches each in flight, and
+//! otherwise enriches the batch itself, so that every thread stays busy on
+//! N cores (no thread only waits on I/O) and a slow worker gets less work.
+//! Results are written in input order. An over-long line is streamed
+//! through by the calling thread once the batches before it are written,
+//! as on one thread. `--threads 1` is the serial path.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 use std::sync::mpsc;
 
@@ -53,7 +56,8 @@ struct Batch {
     ends: Vec<usize>,
 }
 
-/// Enrich every line of `r` into `w` with one worker per enricher.
+/// Enrich every line of `r` into `w`: the first enricher on this thread,
+/// each other one on a worker thread.
 pub fn stream(
     enrichers: &mut [Enricher],
     snapshot: &Snapshot,
@@ -62,80 +66,115 @@ pub fn stream(
     r: &mut impl BufRead,
     w: &mut impl Write,
 ) -> Result<(), StreamError> {
-    let Some(cap) = enrichers.first().map(Enricher::max_line_bytes) else {
+    let Some((local, remote)) = enrichers.split_first_mut() else {
         return Ok(());
     };
-    let n = enrichers.len();
-    let outcome = std::thread::scope(|scope| {
-        let mut to_workers = Vec::with_capacity(n);
-        let mut from_workers = Vec::with_capacity(n);
-        for enricher in enrichers.iter_mut() {
+    let cap = local.max_line_bytes();
+    std::thread::scope(|scope| {
+        let mut workers = Vec::with_capacity(remote.len());
+        for enricher in remote.iter_mut() {
             let (tx, rx) = mpsc::channel::<(Batch, Vec<u8>)>();
             let (done_tx, done_rx) = mpsc::channel::<(Batch, Vec<u8>)>();
             scope.spawn(move || {
-                let mut lookup = Shared(snapshot);
-                // The batch and the output buffer come back to the main
-                // thread with the result, and are sent out again: no
-                // allocation per batch once the buffers have grown.
+                // The batch and the output buffer come back with the result
+                // and are sent out again: no allocation per batch once the
+                // buffers have grown.
                 for (batch, mut out) in rx {
-                    out.clear();
-                    out.reserve(batch.buf.len() + batch.buf.len() / 2);
-                    let mut start = 0;
-                    for &end in &batch.ends {
-                        let line = batch.buf.get(start..end).unwrap_or(&[]);
-                        let now = fixed_now.unwrap_or_else(Utc::now);
-                        enricher.enrich_line(line, &mut lookup, now, &mut out);
-                        start = end;
-                    }
+                    enrich_batch(enricher, snapshot, fixed_now, &batch, &mut out);
                     if done_tx.send((batch, out)).is_err() {
                         break;
                     }
                 }
             });
-            to_workers.push(tx);
-            from_workers.push(done_rx);
+            workers.push(Worker {
+                to: tx,
+                from: done_rx,
+                pending: VecDeque::new(),
+            });
         }
         let mut pipe = Pipe {
-            to_workers,
-            from_workers,
-            sent: 0,
-            written: 0,
+            local,
+            snapshot,
+            fixed_now,
+            workers,
+            next_worker: 0,
+            in_order: VecDeque::new(),
+            next_seq: 0,
             spare_batches: Vec::new(),
             spare_outs: Vec::new(),
         };
-        let mut oversized = 0u64;
-        let result = pipe.run(cap, progress, r, w, &mut oversized);
+        let result = pipe.run(cap, progress, r, w);
         // Closing the channels ends the workers; the scope joins them.
         drop(pipe);
-        (result, oversized)
-    });
-    let (result, oversized) = outcome;
-    if let Some(first) = enrichers.first_mut() {
-        for _ in 0..oversized {
-            first.record_passthrough(PassReason::Oversized);
-        }
-    }
-    result
+        result
+    })
 }
 
-struct Pipe {
-    to_workers: Vec<mpsc::Sender<(Batch, Vec<u8>)>>,
-    from_workers: Vec<mpsc::Receiver<(Batch, Vec<u8>)>>,
-    sent: usize,
-    written: usize,
-    /// Buffers back from the workers, for the next batches.
+/// Enrich every line of `batch` into `out` (cleared first).
+fn enrich_batch(
+    enricher: &mut Enricher,
+    snapshot: &Snapshot,
+    fixed_now: Option<DateTime<Utc>>,
+    batch: &Batch,
+    out: &mut Vec<u8>,
+) {
+    let mut lookup = Shared(snapshot);
+    out.clear();
+    out.reserve(batch.buf.len() + batch.buf.len() / 2);
+    let mut start = 0;
+    for &end in &batch.ends {
+        let line = batch.buf.get(start..end).unwrap_or(&[]);
+        let now = fixed_now.unwrap_or_else(Utc::now);
+        enricher.enrich_line(line, &mut lookup, now, out);
+        start = end;
+    }
+}
+
+/// A worker thread's channels, and the batches it holds (by sequence
+/// number, oldest first: it answers in the order it was sent).
+struct Worker {
+    to: mpsc::Sender<(Batch, Vec<u8>)>,
+    from: mpsc::Receiver<(Batch, Vec<u8>)>,
+    pending: VecDeque<u64>,
+}
+
+/// Batches an enricher holds at most, per worker, before this thread
+/// enriches the next batch itself.
+const IN_FLIGHT: usize = 2;
+
+/// Batches read and not yet written, at most, per thread.
+const MAX_UNWRITTEN: usize = 4;
+
+/// A batch not yet written, in input order.
+enum Slot {
+    /// Being enriched by a worker.
+    Away,
+    /// Enriched: its output.
+    Done(Batch, Vec<u8>),
+}
+
+struct Pipe<'a, 'e> {
+    local: &'e mut Enricher,
+    snapshot: &'a Snapshot,
+    fixed_now: Option<DateTime<Utc>>,
+    workers: Vec<Worker>,
+    next_worker: usize,
+    /// Every batch read and not yet written; the first has sequence number
+    /// `next_seq - in_order.len()`.
+    in_order: VecDeque<Slot>,
+    next_seq: u64,
+    /// Buffers back from the workers and the writes, for the next batches.
     spare_batches: Vec<Batch>,
     spare_outs: Vec<Vec<u8>>,
 }
 
-impl Pipe {
+impl Pipe<'_, '_> {
     fn run(
         &mut self,
         cap: usize,
         progress: &ProgressBar,
         r: &mut impl BufRead,
         w: &mut impl Write,
-        oversized: &mut u64,
     ) -> Result<(), StreamError> {
         let mut line = Vec::new();
         let mut batch = self.fresh();
@@ -150,7 +189,7 @@ impl Pipe {
                     if batch.buf.len() >= BATCH_BYTES {
                         let full = std::mem::replace(&mut batch, self.fresh());
                         progress.inc((full.buf.len() + full.ends.len()) as u64);
-                        self.send(full, w)?;
+                        self.dispatch(full, w)?;
                     }
                 }
                 Some(Line::TooLong) => {
@@ -162,7 +201,7 @@ impl Pipe {
                     let before = std::mem::replace(&mut batch, self.fresh());
                     if !before.ends.is_empty() {
                         progress.inc((before.buf.len() + before.ends.len()) as u64);
-                        self.send(before, w)?;
+                        self.dispatch(before, w)?;
                     }
                     self.drain(w)?;
                     w.write_all(&line).map_err(StreamError::Write)?;
@@ -172,13 +211,13 @@ impl Pipe {
                     })?;
                     w.write_all(b"\n").map_err(StreamError::Write)?;
                     progress.inc(line.len() as u64 + rest + 1);
-                    *oversized += 1;
+                    self.local.record_passthrough(PassReason::Oversized);
                 }
             }
         }
         if !batch.ends.is_empty() {
             progress.inc((batch.buf.len() + batch.ends.len()) as u64);
-            self.send(batch, w)?;
+            self.dispatch(batch, w)?;
         }
         self.drain(w)
     }
@@ -192,41 +231,84 @@ impl Pipe {
         batch
     }
 
-    /// Hand `batch` to the next worker, first writing the oldest result
-    /// when enough batches are in flight.
-    fn send(&mut self, batch: Batch, w: &mut impl Write) -> Result<(), StreamError> {
-        let n = self.to_workers.len();
-        if self.sent - self.written >= 2 * n {
-            self.write_next(w)?;
+    /// Hand `batch` to the next worker that has room, or enrich it here when
+    /// none has; then write whatever is ready in order.
+    fn dispatch(&mut self, batch: Batch, w: &mut impl Write) -> Result<(), StreamError> {
+        self.collect(false)?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let n = self.workers.len();
+        let free = (0..n)
+            .map(|i| (self.next_worker + i) % n.max(1))
+            .find(|&i| {
+                self.workers
+                    .get(i)
+                    .is_some_and(|wk| wk.pending.len() < IN_FLIGHT)
+            });
+        match free.and_then(|i| self.workers.get_mut(i).map(|wk| (i, wk))) {
+            Some((i, worker)) => {
+                let out = self.spare_outs.pop().unwrap_or_default();
+                worker.to.send((batch, out)).map_err(|_| worker_gone())?;
+                worker.pending.push_back(seq);
+                self.in_order.push_back(Slot::Away);
+                self.next_worker = (i + 1) % n;
+            }
+            None => {
+                let mut out = self.spare_outs.pop().unwrap_or_default();
+                enrich_batch(self.local, self.snapshot, self.fixed_now, &batch, &mut out);
+                self.in_order.push_back(Slot::Done(batch, out));
+            }
         }
-        let worker = self.sent % n;
-        let out = self.spare_outs.pop().unwrap_or_default();
-        if let Some(tx) = self.to_workers.get(worker) {
-            tx.send((batch, out)).map_err(|_| worker_gone())?;
+        self.collect(false)?;
+        if self.in_order.len() > MAX_UNWRITTEN * (n + 1) {
+            // A worker has fallen far behind: wait for it rather than hold
+            // ever more output.
+            self.collect(true)?;
         }
-        self.sent += 1;
+        self.write_ready(w)
+    }
+
+    /// Take the results the workers have finished (waiting for them when
+    /// `wait`) into their slots.
+    fn collect(&mut self, wait: bool) -> Result<(), StreamError> {
+        let first = self.next_seq - self.in_order.len() as u64;
+        for worker in &mut self.workers {
+            while let Some(&seq) = worker.pending.front() {
+                let result = if wait {
+                    worker.from.recv().map_err(|_| worker_gone())?
+                } else {
+                    match worker.from.try_recv() {
+                        Ok(r) => r,
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(mpsc::TryRecvError::Disconnected) => return Err(worker_gone()),
+                    }
+                };
+                worker.pending.pop_front();
+                let index = usize::try_from(seq - first).unwrap_or(usize::MAX);
+                if let Some(slot) = self.in_order.get_mut(index) {
+                    *slot = Slot::Done(result.0, result.1);
+                }
+            }
+        }
         Ok(())
     }
 
-    fn write_next(&mut self, w: &mut impl Write) -> Result<(), StreamError> {
-        let worker = self.written % self.from_workers.len();
-        let (batch, out) = self
-            .from_workers
-            .get(worker)
-            .and_then(|rx| rx.recv().ok())
-            .ok_or_else(worker_gone)?;
-        w.write_all(&out).map_err(StreamError::Write)?;
-        self.spare_batches.push(batch);
-        self.spare_outs.push(out);
-        self.written += 1;
+    /// Write the finished batches at the front, in order.
+    fn write_ready(&mut self, w: &mut impl Write) -> Result<(), StreamError> {
+        while let Some(Slot::Done(..)) = self.in_order.front() {
+            if let Some(Slot::Done(batch, out)) = self.in_order.pop_front() {
+                w.write_all(&out).map_err(StreamError::Write)?;
+                self.spare_batches.push(batch);
+                self.spare_outs.push(out);
+            }
+        }
         Ok(())
     }
 
+    /// Write every batch read so far.
     fn drain(&mut self, w: &mut impl Write) -> Result<(), StreamError> {
-        while self.written < self.sent {
-            self.write_next(w)?;
-        }
-        Ok(())
+        self.collect(true)?;
+        self.write_ready(w)
     }
 }
 
