@@ -327,29 +327,45 @@ struct Memo {
 }
 
 impl NameEntry {
-    fn new(name: &str, risk: &RiskEngine) -> NameEntry {
-        let analysis = domain::analyze(name).into_owned();
-        // Room for the name and its domain, escaped or not; a memo grows it.
-        let mut bytes = Vec::with_capacity(3 * name.len() + 64);
+    /// The entry for `name`, in the allocations of `old` (an evicted entry:
+    /// its box, its bytes and its name's string) when there is one.
+    fn new(old: Option<Box<NameEntry>>, name: &str, risk: &RiskEngine) -> Box<NameEntry> {
+        const NONE: Analysis<'static> = Analysis::Skip {
+            name: std::borrow::Cow::Borrowed(""),
+            reason: SkipReason::Wildcard,
+        };
+        let mut entry = old.unwrap_or_else(|| {
+            Box::new(NameEntry {
+                analysis: NONE,
+                whois: false,
+                // Room for the name and its domain, escaped or not; a memo
+                // grows it.
+                bytes: Vec::with_capacity(3 * name.len() + 64),
+                key_len: 0,
+                head_len: 0,
+                memo: None,
+            })
+        });
+        let buffer = std::mem::replace(&mut entry.analysis, NONE).into_buffer();
+        let analysis = domain::analyze(name).into_owned_in(buffer);
+        let bytes = &mut entry.bytes;
+        bytes.clear();
         bytes.extend_from_slice(name.as_bytes());
-        let whois = match &analysis {
+        entry.whois = match &analysis {
             Analysis::Lookup(t) => {
-                output::write_domreg_head(&mut bytes, &t.name, Some(t.domain()));
+                output::write_domreg_head(bytes, &t.name, Some(t.domain()));
                 risk.is_whois_service(&t.name)
             }
             Analysis::Skip { name, .. } => {
-                output::write_domreg_head(&mut bytes, truncate(name, domain::MAX_NAME_LEN), None);
+                output::write_domreg_head(bytes, truncate(name, domain::MAX_NAME_LEN), None);
                 false
             }
         };
-        NameEntry {
-            analysis,
-            whois,
-            key_len: name.len(),
-            head_len: bytes.len() - name.len(),
-            bytes,
-            memo: None,
-        }
+        entry.key_len = name.len();
+        entry.head_len = bytes.len() - name.len();
+        entry.analysis = analysis;
+        entry.memo = None;
+        entry
     }
 
     /// The start of the name's `domreg` member.
@@ -539,7 +555,7 @@ impl Enricher {
         let risk_engine = &self.risk;
         let entry = self
             .analyses
-            .get_or_insert_mut(name, || NameEntry::new(name, risk_engine));
+            .get_or_insert_mut(name, |old| NameEntry::new(old, name, risk_engine));
         let generation = lookup.generation();
         let (lookup_kind, skip_reason, threat) = match &entry.analysis {
             Analysis::Skip { reason, .. } => {

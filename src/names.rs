@@ -53,13 +53,19 @@ impl<V: Keyed> NameCache<V> {
     }
 
     /// The entry for `key`, made by `make` (evicting the less recently
-    /// used entry of its set) when there is none.
-    pub(crate) fn get_or_insert_mut(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
+    /// used entry of its set) when there is none. `make` is given the
+    /// evicted entry, if any, to reuse its allocations.
+    pub(crate) fn get_or_insert_mut(
+        &mut self,
+        key: &str,
+        make: impl FnOnce(Option<Box<V>>) -> Box<V>,
+    ) -> &mut V {
         let hash = self.hasher.hash_one(key) | 1;
         // The high bits pick the set (the low bit is always set).
         let index = (hash >> 32) as usize & (self.sets.len().wrapping_sub(1));
         let Some(set) = self.sets.get_mut(index) else {
-            return self.spare.insert(Box::new(make()));
+            let old = self.spare.take();
+            return self.spare.insert(make(old));
         };
         let matches = |tag: u64, way: &Option<Box<V>>| {
             tag == hash && way.as_ref().is_some_and(|v| v.key() == key.as_bytes())
@@ -74,9 +80,13 @@ impl<V: Keyed> NameCache<V> {
         }
         if !hit {
             set.tags[0] = hash;
-            set.ways[0] = None;
         }
-        set.ways[0].get_or_insert_with(|| Box::new(make()))
+        let slot = &mut set.ways[0];
+        let entry = match slot.take() {
+            Some(entry) if hit => entry,
+            old => make(old),
+        };
+        slot.insert(entry)
     }
 }
 
@@ -98,9 +108,9 @@ mod tests {
         assert_eq!(c.capacity(), 2);
         let mut made = 0;
         let mut get = |c: &mut NameCache<E>, k: &str| {
-            c.get_or_insert_mut(k, || {
+            c.get_or_insert_mut(k, |_| {
                 made += 1;
-                E(k.to_string(), made)
+                Box::new(E(k.to_string(), made))
             })
             .1
         };
@@ -119,7 +129,7 @@ mod tests {
         assert_eq!(c.capacity(), 1024);
         for i in 0..10_000u32 {
             let k = format!("name-{i}");
-            let e = c.get_or_insert_mut(&k, || E(k.clone(), i));
+            let e = c.get_or_insert_mut(&k, |_| Box::new(E(k.clone(), i)));
             assert_eq!(e.0, k);
         }
         let held = c.sets.iter().flat_map(|s| &s.ways).flatten().count();
