@@ -18,11 +18,17 @@
 //!
 //! Used by the native live client and by the WASM filters. Pure: the caller
 //! passes the time (`now`) into every call that needs it and owns all I/O.
+//!
+//! Laid out for size, as it may hold millions of entries: the entries sit in
+//! one vector of slots linked into least-recently-used order by `u32`
+//! indices, behind a hash index of those indices keyed by each record's own
+//! `domain` (see [`Slab`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 
 use chrono::{DateTime, Duration, Utc};
-use lru::LruCache;
+use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
 use crate::enrich::{Lookup, LookupResult};
@@ -152,13 +158,285 @@ struct Entry {
     value: Cached,
     stored_at: i64,
     expires_at: i64,
-    bytes: usize,
+    /// The next more recently used entry's slot, or [`NIL`] at the head.
+    newer: u32,
+    /// The next less recently used entry's slot, or [`NIL`] at the tail;
+    /// with [`SIDE_KEY`] set when the entry's key is held in [`Slab::keys`].
+    older: u32,
 }
 
-/// Fixed part of an entry's size estimate: the key's and the entry's inline
-/// sizes plus 64 bytes for the LRU list links, the hash table slot and
-/// allocator overhead.
-const ENTRY_OVERHEAD: usize = size_of::<String>() + size_of::<Entry>() + 64;
+/// "No slot" in the LRU links.
+const NIL: u32 = u32::MAX >> 1;
+/// The bit of [`Entry::older`] telling that the key is in [`Slab::keys`].
+const SIDE_KEY: u32 = 1 << 31;
+/// Most slots: indices take 31 bits and [`NIL`] is none of them.
+const MAX_SLOTS: usize = NIL as usize;
+
+impl Entry {
+    fn older(&self) -> u32 {
+        self.older & !SIDE_KEY
+    }
+
+    fn set_older(&mut self, i: u32) {
+        self.older = (self.older & SIDE_KEY) | i;
+    }
+
+    fn side_key(&self) -> bool {
+        self.older & SIDE_KEY != 0
+    }
+}
+
+/// The key a value is stored under when none is given apart: a record's
+/// `domain`. Errors have none.
+fn own_key(value: &Cached) -> Option<&str> {
+    match value {
+        Cached::Registration(reg) => Some(&reg.domain),
+        Cached::Error(_) => None,
+    }
+}
+
+/// Keys held apart from their values, by slot.
+type SideKeys = HashMap<u32, Box<str>, foldhash::fast::RandomState>;
+
+/// The entries: a vector of slots (an emptied slot is reused; [`Slab::free`]
+/// lists them) linked into a doubly-linked list by recency, and a hash
+/// index of slot numbers keyed by each entry's key.
+///
+/// An entry's key is its record's `domain` when the two are equal (nearly
+/// always), so the name is stored once; otherwise (errors, and a record
+/// stored under another name) the key is kept in [`Slab::keys`] and the
+/// entry's [`SIDE_KEY`] bit is set.
+#[derive(Debug, Default)]
+struct Slab {
+    slots: Vec<Option<Entry>>,
+    /// Empty slots, reused last emptied first.
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    keys: SideKeys,
+    /// The most recently used entry, or [`NIL`].
+    head: u32,
+    /// The least recently used entry, or [`NIL`].
+    tail: u32,
+    len: usize,
+}
+
+/// The key of `entry` in slot `i`.
+fn key_of<'a>(keys: &'a SideKeys, i: u32, entry: &'a Entry) -> &'a str {
+    if entry.side_key() {
+        keys.get(&i).map_or("", |k| k)
+    } else {
+        own_key(&entry.value).unwrap_or("")
+    }
+}
+
+impl Slab {
+    fn new() -> Slab {
+        Slab {
+            head: NIL,
+            tail: NIL,
+            ..Slab::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Room for `additional` more entries without growing.
+    fn reserve(&mut self, additional: usize) {
+        let additional = additional.saturating_sub(self.free.len());
+        self.slots.reserve(additional);
+        let (slots, keys, hasher) = (&self.slots, &self.keys, &self.hasher);
+        self.index.reserve(additional, |&i| {
+            Self::slot(slots, i).map_or(0, |e| hasher.hash_one(key_of(keys, i, e)))
+        });
+    }
+
+    fn slot(slots: &[Option<Entry>], i: u32) -> Option<&Entry> {
+        slots.get(i as usize).and_then(Option::as_ref)
+    }
+
+    fn get(&self, i: u32) -> Option<&Entry> {
+        Self::slot(&self.slots, i)
+    }
+
+    fn get_mut(&mut self, i: u32) -> Option<&mut Entry> {
+        self.slots.get_mut(i as usize).and_then(Option::as_mut)
+    }
+
+    /// The key of the entry in slot `i`.
+    fn key(&self, i: u32) -> Option<&str> {
+        self.get(i).map(|e| key_of(&self.keys, i, e))
+    }
+
+    /// The slot of `key`'s entry.
+    fn find(&self, key: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(key);
+        let (slots, keys) = (&self.slots, &self.keys);
+        self.index
+            .find(hash, |&i| {
+                Self::slot(slots, i).is_some_and(|e| key_of(keys, i, e) == key)
+            })
+            .copied()
+    }
+
+    /// Take slot `i` out of the recency list.
+    fn unlink(&mut self, i: u32) {
+        let Some((newer, older)) = self.get(i).map(|e| (e.newer, e.older())) else {
+            return;
+        };
+        match self.get_mut(newer) {
+            Some(e) => e.set_older(older),
+            None => self.head = older,
+        }
+        match self.get_mut(older) {
+            Some(e) => e.newer = newer,
+            None => self.tail = newer,
+        }
+    }
+
+    /// Make slot `i` (not in the list) the most recently used.
+    fn push_front(&mut self, i: u32) {
+        let head = self.head;
+        if let Some(e) = self.get_mut(i) {
+            e.newer = NIL;
+            e.set_older(head);
+        }
+        match self.get_mut(head) {
+            Some(e) => e.newer = i,
+            None => self.tail = i,
+        }
+        self.head = i;
+    }
+
+    /// Mark slot `i` the most recently used.
+    fn touch(&mut self, i: u32) {
+        if self.head != i {
+            self.unlink(i);
+            self.push_front(i);
+        }
+    }
+
+    /// Store `value` as the most recently used entry, under `key` or, when
+    /// `None`, under its own key (a record's `domain`); returns the size
+    /// estimate of the value it replaces. Not stored when the slab holds
+    /// [`MAX_SLOTS`] entries and the key is not one of them (the caller
+    /// evicts first).
+    fn insert(
+        &mut self,
+        key: Option<String>,
+        value: Cached,
+        stored_at: i64,
+        expires_at: i64,
+    ) -> Option<usize> {
+        // A given key equal to the record's domain is not kept.
+        let side = key.filter(|k| own_key(&value) != Some(k.as_str()));
+        let key_str = side.as_deref().or(own_key(&value)).unwrap_or("");
+        let hash = self.hasher.hash_one(key_str);
+        if let Some(i) = self.find(key_str) {
+            let old_bytes = self.get(i).map(|e| estimate_bytes(key_str, &e.value));
+            let side_bit = if side.is_some() { SIDE_KEY } else { 0 };
+            if let Some(e) = self.get_mut(i) {
+                e.value = value;
+                e.stored_at = stored_at;
+                e.expires_at = expires_at;
+                e.older = e.older() | side_bit;
+            }
+            match side {
+                Some(k) => self.keys.insert(i, k.into_boxed_str()),
+                None => self.keys.remove(&i),
+            };
+            self.touch(i);
+            return old_bytes;
+        }
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None if self.slots.len() < MAX_SLOTS => {
+                let Ok(i) = u32::try_from(self.slots.len()) else {
+                    return None;
+                };
+                self.slots.push(None);
+                i
+            }
+            None => return None,
+        };
+        let older = match side {
+            Some(k) => {
+                self.keys.insert(i, k.into_boxed_str());
+                NIL | SIDE_KEY
+            }
+            None => NIL,
+        };
+        if let Some(slot) = self.slots.get_mut(i as usize) {
+            *slot = Some(Entry {
+                value,
+                stored_at,
+                expires_at,
+                newer: NIL,
+                older,
+            });
+        }
+        let (slots, keys, hasher) = (&self.slots, &self.keys, &self.hasher);
+        self.index.insert_unique(hash, i, |&j| {
+            Self::slot(slots, j).map_or(0, |e| hasher.hash_one(key_of(keys, j, e)))
+        });
+        self.len += 1;
+        self.push_front(i);
+        None
+    }
+
+    /// Remove the least recently used entry; returns its key when held
+    /// apart ([`Slab::keys`]) and the entry.
+    fn pop_lru(&mut self) -> Option<(Option<Box<str>>, Entry)> {
+        let i = self.tail;
+        let hash = self.hasher.hash_one(self.key(i)?);
+        if let Ok(found) = self.index.find_entry(hash, |&j| j == i) {
+            found.remove();
+        }
+        self.unlink(i);
+        let entry = self.slots.get_mut(i as usize)?.take()?;
+        let key = if entry.side_key() {
+            self.keys.remove(&i)
+        } else {
+            None
+        };
+        self.free.push(i);
+        self.len -= 1;
+        Some((key, entry))
+    }
+
+    /// The entries with their keys, in no particular order.
+    fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        (0u32..)
+            .zip(&self.slots)
+            .filter_map(|(i, slot)| slot.as_ref().map(|e| (key_of(&self.keys, i, e), e)))
+    }
+
+    /// The keys from the most to the least recently used.
+    #[cfg(test)]
+    fn keys_by_recency(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut i = self.head;
+        while let Some(key) = self.key(i) {
+            out.push(key);
+            i = self.get(i).map_or(NIL, Entry::older);
+        }
+        out
+    }
+}
+
+/// Fixed part of an entry's size estimate: its slot's size, plus 16 bytes
+/// for its share of the hash index (a `u32` and a control byte per bucket,
+/// up to 16/7 buckets per entry) and of the free list, plus 16 for the
+/// allocator's overhead on the record's heap blocks.
+const ENTRY_OVERHEAD: usize = size_of::<Option<Entry>>() + 32;
+
+/// Added to an entry's size estimate when its key is held apart from its
+/// value (an error, or a record stored under another name than its
+/// `domain`): the key's bytes plus this, for its `Box<str>`, the `u32` slot
+/// number and their hash table slot.
+const SIDE_KEY_OVERHEAD: usize = size_of::<(u32, Box<str>)>() + 16;
 
 /// Registration answers by registered domain, least recently used first out.
 ///
@@ -168,7 +446,7 @@ const ENTRY_OVERHEAD: usize = size_of::<String>() + size_of::<Entry>() + 64;
 /// larger than `max_bytes` is therefore not kept).
 pub struct RegistrationCache {
     config: CacheConfig,
-    entries: LruCache<String, Entry>,
+    entries: Slab,
     bytes: usize,
     stats: CacheStats,
 }
@@ -195,7 +473,7 @@ impl RegistrationCache {
     pub fn new(config: CacheConfig) -> Self {
         RegistrationCache {
             config,
-            entries: LruCache::unbounded(),
+            entries: Slab::new(),
             bytes: 0,
             stats: CacheStats::default(),
         }
@@ -213,20 +491,22 @@ impl RegistrationCache {
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len() == 0
     }
 
     /// The estimated size of all entries, in bytes.
     ///
-    /// Each entry counts the bytes of its key, plus for a registration the
-    /// bytes of its `domain` and of each `nameservers` element plus that
+    /// Each entry counts, for a registration, the bytes of its `domain`
+    /// (which is also its key) and of each `nameservers` element plus that
     /// element's `String` header, and 16 bytes per `status` value (status
     /// values, `registrar` and `server` are [`Shared`] between records, so
     /// a record holds only pointers to them), or for an error the bytes of
-    /// its code, plus a fixed overhead of
-    /// `size_of::<String>() + size_of::<Entry>() + 64` for the inline
-    /// structs, the LRU links, the hash table slot and the allocator. Spare
-    /// capacity of strings and vectors is not counted.
+    /// its code; plus a fixed overhead for its slot (the record or error
+    /// inline, its two times and two `u32` recency links: 192 bytes on
+    /// 64-bit targets), its share of the hash index and the allocator's
+    /// overhead (32 bytes). An entry whose key is not its record's `domain`
+    /// (every error) also counts its key's bytes and 40 for holding it
+    /// apart. Spare capacity of strings and vectors is not counted.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -244,7 +524,11 @@ impl RegistrationCache {
     /// a hit, stale hit or miss.
     pub fn get(&mut self, domain: &str, now: DateTime<Utc>) -> CacheState<'_> {
         let now = now.timestamp();
-        match self.entries.get(domain) {
+        let found = self.entries.find(domain);
+        if let Some(i) = found {
+            self.entries.touch(i);
+        }
+        match found.and_then(|i| self.entries.get(i)) {
             Some(entry) if now < entry.expires_at => {
                 self.stats.hits += 1;
                 CacheState::Fresh(&entry.value)
@@ -263,7 +547,7 @@ impl RegistrationCache {
     /// The state of `domain` at `now`, without touching its recency or the
     /// counters.
     pub fn peek(&self, domain: &str, now: DateTime<Utc>) -> CacheState<'_> {
-        match self.entries.peek(domain) {
+        match self.entries.find(domain).and_then(|i| self.entries.get(i)) {
             Some(entry) if now.timestamp() < entry.expires_at => CacheState::Fresh(&entry.value),
             Some(entry) => CacheState::Stale(&entry.value),
             None => CacheState::Missing,
@@ -273,10 +557,11 @@ impl RegistrationCache {
     /// When `domain`'s entry was stored and expires (without touching its
     /// recency).
     pub fn info(&self, domain: &str) -> Option<EntryInfo> {
-        self.entries.peek(domain).map(|e| EntryInfo {
+        let i = self.entries.find(domain)?;
+        self.entries.get(i).map(|e| EntryInfo {
             stored_at: from_secs(e.stored_at),
             expires_at: from_secs(e.expires_at),
-            bytes: e.bytes,
+            bytes: estimate_bytes(domain, &e.value),
         })
     }
 
@@ -295,7 +580,8 @@ impl RegistrationCache {
     pub fn insert(&mut self, domain: String, value: Cached, now: DateTime<Utc>) {
         let now = now.timestamp();
         if matches!(value, Cached::Error(_))
-            && let Some(entry) = self.entries.peek_mut(domain.as_str())
+            && let Some(i) = self.entries.find(&domain)
+            && let Some(entry) = self.entries.get_mut(i)
             && matches!(entry.value, Cached::Registration(_))
         {
             entry.expires_at = entry.expires_at.max(add_secs(now, self.config.ttl_error));
@@ -303,18 +589,17 @@ impl RegistrationCache {
             return;
         }
         let expires_at = add_secs(now, self.ttl(&value));
-        self.put(domain, value, now, expires_at);
+        self.put(Some(domain), value, now, expires_at);
     }
 
     /// Store a record whose fetch time is known (`stored_at`, e.g. its
     /// `fetched` member), keyed by its `domain`: it expires at `stored_at`
     /// plus the TTL of its kind. Replaces any entry for the domain.
     pub fn insert_with_time(&mut self, value: Registration, stored_at: DateTime<Utc>) {
-        let key = value.domain.clone();
         let value = Cached::Registration(value);
         let stored_at = stored_at.timestamp();
         let expires_at = add_secs(stored_at, self.ttl(&value));
-        self.put(key, value, stored_at, expires_at);
+        self.put(None, value, stored_at, expires_at);
     }
 
     /// The held registration records as JSON Lines in the `--registrations`
@@ -324,7 +609,7 @@ impl RegistrationCache {
     /// refresh (see [`insert`](Self::insert)) is not, so such a record loads
     /// stale and is fetched again.
     pub fn export_jsonl(&self) -> String {
-        let mut records: Vec<(&String, &Registration, i64)> = self
+        let mut records: Vec<(&str, &Registration, i64)> = self
             .entries
             .iter()
             .filter_map(|(key, entry)| match &entry.value {
@@ -371,6 +656,10 @@ impl RegistrationCache {
     /// Records are inserted oldest first, so the least recently fetched are
     /// the first evicted.
     pub fn load_snapshot(&mut self, snapshot: Snapshot, now: DateTime<Utc>) {
+        // Room for the records up front: no regrowth of the slots or index
+        // (while the snapshot is still held) as they come in.
+        self.entries
+            .reserve(snapshot.len().min(self.config.max_entries));
         let stored = |reg: &Registration| reg.fetched.map_or(now, |fetched| fetched.min(now));
         snapshot.drain_sorted(
             |a, b| {
@@ -393,16 +682,18 @@ impl RegistrationCache {
         }
     }
 
-    fn put(&mut self, key: String, value: Cached, stored_at: i64, expires_at: i64) {
-        let bytes = estimate_bytes(&key, &value);
-        let entry = Entry {
-            value,
-            stored_at,
-            expires_at,
-            bytes,
-        };
-        if let Some(old) = self.entries.put(key, entry) {
-            self.bytes = self.bytes.saturating_sub(old.bytes);
+    /// Store `value` under `key`, or under its own key (a record's
+    /// `domain`) when `None`.
+    fn put(&mut self, key: Option<String>, value: Cached, stored_at: i64, expires_at: i64) {
+        let key_str = key.as_deref().or(own_key(&value)).unwrap_or("");
+        let bytes = estimate_bytes(key_str, &value);
+        if self.entries.len() >= MAX_SLOTS && self.entries.find(key_str).is_none() {
+            // Every slot number taken (2^31 - 1 entries): make room.
+            self.evict_lru();
+        }
+        let old = self.entries.insert(key, value, stored_at, expires_at);
+        if let Some(old) = old {
+            self.bytes = self.bytes.saturating_sub(old);
         }
         self.bytes = self.bytes.saturating_add(bytes);
         self.stats.inserts += 1;
@@ -411,13 +702,22 @@ impl RegistrationCache {
 
     fn evict(&mut self) {
         while self.entries.len() > self.config.max_entries || self.bytes > self.config.max_bytes {
-            let Some((_, old)) = self.entries.pop_lru() else {
+            if !self.evict_lru() {
                 self.bytes = 0;
                 break;
-            };
-            self.bytes = self.bytes.saturating_sub(old.bytes);
-            self.stats.evictions += 1;
+            }
         }
+    }
+
+    /// Drop the least recently used entry; false when empty.
+    fn evict_lru(&mut self) -> bool {
+        let Some((key, old)) = self.entries.pop_lru() else {
+            return false;
+        };
+        let key = key.as_deref().or_else(|| own_key(&old.value)).unwrap_or("");
+        self.bytes = self.bytes.saturating_sub(estimate_bytes(key, &old.value));
+        self.stats.evictions += 1;
+        true
     }
 }
 
@@ -433,7 +733,12 @@ fn estimate_bytes(key: &str, value: &Cached) -> usize {
             r.domain.len() + r.status.len() * size_of::<Shared>() + listed(&r.nameservers)
         }
     };
-    ENTRY_OVERHEAD + key.len() + value_bytes
+    let key_bytes = if own_key(value) == Some(key) {
+        0
+    } else {
+        SIDE_KEY_OVERHEAD + key.len()
+    };
+    ENTRY_OVERHEAD + key_bytes + value_bytes
 }
 
 fn add_secs(secs: i64, ttl: Duration) -> i64 {
@@ -694,7 +999,13 @@ mod tests {
     fn byte_estimate_counts_own_strings() {
         let mut reg = Registration::new("example.com", Source::Rdap);
         let base = estimate_bytes("example.com", &Cached::Registration(reg.clone()));
-        assert_eq!(base, ENTRY_OVERHEAD + 11 + 11);
+        // The key is the record's domain: counted once.
+        assert_eq!(base, ENTRY_OVERHEAD + 11);
+        // Under another key, the key is held apart.
+        assert_eq!(
+            estimate_bytes("other.com", &Cached::Registration(reg.clone())),
+            ENTRY_OVERHEAD + SIDE_KEY_OVERHEAD + 9 + 11
+        );
         reg.registrar = Some("Registrar".into());
         reg.server = Some("https://rdap.example/".into());
         reg.status = vec!["active".into()].into();
@@ -706,8 +1017,269 @@ mod tests {
         assert_eq!(with, base + strings);
         assert_eq!(
             estimate_bytes("example.com", &Cached::Error("timeout".into())),
-            ENTRY_OVERHEAD + 11 + 7
+            ENTRY_OVERHEAD + SIDE_KEY_OVERHEAD + 11 + 7
         );
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn slot_size() {
+        // What the doc comment of `bytes` says: the record (168 bytes), two
+        // times and two links; the empty slot costs nothing more.
+        assert_eq!(size_of::<Cached>(), size_of::<Registration>());
+        assert_eq!(size_of::<Option<Entry>>(), size_of::<Registration>() + 24);
+        assert_eq!(size_of::<Option<Entry>>(), 192);
+        assert_eq!(ENTRY_OVERHEAD, 192 + 32);
+        assert_eq!(SIDE_KEY_OVERHEAD, 40);
+    }
+
+    #[test]
+    fn keys_apart_from_the_value() {
+        let mut c = RegistrationCache::default();
+        // A record stored under another name than its domain is found by
+        // that name only; an error under its name.
+        c.insert("alias.com".into(), found("real.com"), t0());
+        c.insert("real.com".into(), Cached::Error("timeout".into()), t0());
+        assert_eq!(
+            c.peek("alias.com", t0()),
+            CacheState::Fresh(&found("real.com"))
+        );
+        assert_eq!(
+            c.peek("real.com", t0()),
+            CacheState::Fresh(&Cached::Error("timeout".into()))
+        );
+        assert_eq!(c.entries.keys.len(), 2);
+        // Replacing with a record keyed by its own domain drops the key kept
+        // apart; and back.
+        c.insert("real.com".into(), found("real.com"), t0());
+        assert_eq!(c.entries.keys.len(), 1);
+        assert_eq!(
+            c.peek("real.com", t0()),
+            CacheState::Fresh(&found("real.com"))
+        );
+        c.insert("alias.com".into(), found("alias.com"), t0());
+        assert!(c.entries.keys.is_empty());
+        c.insert("alias.com".into(), found("x.com"), t0());
+        assert_eq!(c.entries.keys.len(), 1);
+        assert_eq!(c.peek("x.com", t0()), CacheState::Missing);
+        assert_eq!(
+            c.bytes(),
+            estimate_bytes("alias.com", &found("x.com"))
+                + estimate_bytes("real.com", &found("real.com"))
+        );
+        // Exported under the record's own domain, sorted by key.
+        let text = c.export_jsonl();
+        assert!(text.starts_with(r#"{"domain":"x.com","#), "{text}");
+    }
+
+    #[test]
+    fn slots_are_reused() {
+        let config = CacheConfig {
+            max_entries: 3,
+            ..CacheConfig::default()
+        };
+        let mut c = RegistrationCache::new(config);
+        for n in 0..1000 {
+            let d = format!("d{n}.com");
+            c.insert(d.clone(), found(&d), t0());
+            if n % 7 == 0 {
+                c.insert(format!("e{n}.com"), Cached::Error("timeout".into()), t0());
+            }
+        }
+        assert_eq!(c.len(), 3);
+        assert!(c.entries.slots.len() <= 4, "{}", c.entries.slots.len());
+        assert!(c.entries.keys.is_empty(), "the errors' keys went with them");
+        assert_eq!(
+            c.entries.keys_by_recency(),
+            ["d999.com", "d998.com", "d997.com"]
+        );
+    }
+
+    /// A reference for the cache: entries in a vector from the most to the
+    /// least recently used, found by scanning.
+    struct Model {
+        config: CacheConfig,
+        /// (key, value, stored_at, expires_at)
+        entries: Vec<(String, Cached, i64, i64)>,
+        evictions: u64,
+        refresh_errors: u64,
+    }
+
+    impl Model {
+        fn pos(&self, key: &str) -> Option<usize> {
+            self.entries.iter().position(|e| e.0 == key)
+        }
+
+        fn bytes(&self) -> usize {
+            self.entries
+                .iter()
+                .map(|e| estimate_bytes(&e.0, &e.1))
+                .sum()
+        }
+
+        fn ttl(&self, value: &Cached) -> i64 {
+            match value {
+                Cached::Registration(r) if r.registered => self.config.ttl_found,
+                Cached::Registration(_) => self.config.ttl_not_found,
+                Cached::Error(_) => self.config.ttl_error,
+            }
+            .num_seconds()
+        }
+
+        fn put(&mut self, key: String, value: Cached, stored_at: i64) {
+            let expires_at = stored_at + self.ttl(&value);
+            if let Some(p) = self.pos(&key) {
+                self.entries.remove(p);
+            }
+            self.entries.insert(0, (key, value, stored_at, expires_at));
+            while self.entries.len() > self.config.max_entries
+                || self.bytes() > self.config.max_bytes
+            {
+                self.entries.pop();
+                self.evictions += 1;
+            }
+        }
+
+        fn insert(&mut self, key: String, value: Cached, now: i64) {
+            if matches!(value, Cached::Error(_))
+                && let Some(p) = self.pos(&key)
+                && matches!(self.entries[p].1, Cached::Registration(_))
+            {
+                let ttl = self.config.ttl_error.num_seconds();
+                let e = &mut self.entries[p];
+                e.3 = e.3.max(now + ttl);
+                self.refresh_errors += 1;
+                return;
+            }
+            self.put(key, value, now);
+        }
+
+        /// (value, fresh) of `key` at `now`, marking it used when `touch`.
+        fn get(&mut self, key: &str, now: i64, touch: bool) -> Option<(Cached, bool)> {
+            let p = self.pos(key)?;
+            if touch {
+                let e = self.entries.remove(p);
+                self.entries.insert(0, e);
+            }
+            let e = &self.entries[if touch { 0 } else { p }];
+            Some((e.1.clone(), now < e.3))
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(usize, Cached, i64),
+        InsertWithTime(Registration, i64),
+        Get(usize, i64),
+        Peek(usize, i64),
+    }
+
+    const NAMES: [&str; 6] = ["a.com", "b.com", "c.com", "d.com", "e.com", "f.com"];
+
+    fn value_strategy() -> impl proptest::strategy::Strategy<Value = Cached> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..NAMES.len(), 0..3usize, any::<bool>()).prop_map(|(d, ns, registered)| {
+                let mut reg = Registration::new(NAMES[d], Source::Rdap);
+                reg.registered = registered;
+                reg.nameservers = (0..ns).map(|i| format!("ns{i}.example.net")).collect();
+                Cached::Registration(reg)
+            }),
+            prop_oneof![Just("timeout"), Just("http_429")].prop_map(|c| Cached::Error(c.into())),
+        ]
+    }
+
+    fn op_strategy() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        let key = 0..NAMES.len();
+        let time = 0i64..200_000;
+        prop_oneof![
+            4 => (key.clone(), value_strategy(), time.clone())
+                .prop_map(|(k, v, t)| Op::Insert(k, v, t)),
+            1 => (value_strategy(), time.clone()).prop_filter_map("a record", |(v, t)| match v {
+                Cached::Registration(r) => Some(Op::InsertWithTime(r, t)),
+                Cached::Error(_) => None,
+            }),
+            3 => (key.clone(), time.clone()).prop_map(|(k, t)| Op::Get(k, t)),
+            1 => (key, time).prop_map(|(k, t)| Op::Peek(k, t)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The slab behaves as a plain LRU list: same entries in the same
+        /// recency order, same answers, times, sizes and counters.
+        #[test]
+        fn slab_matches_a_reference_lru(
+            max_entries in 0usize..7,
+            max_bytes_in in proptest::option::of(0usize..6),
+            ops in proptest::collection::vec(op_strategy(), 0..120),
+        ) {
+            use proptest::prop_assert_eq;
+            let one = estimate_bytes("a.com", &found("a.com"));
+            let config = CacheConfig {
+                max_entries,
+                max_bytes: max_bytes_in.map_or(usize::MAX, |n| n * one + n * 40),
+                ..CacheConfig::default()
+            };
+            let mut c = RegistrationCache::new(config.clone());
+            let mut m = Model { config, entries: Vec::new(), evictions: 0, refresh_errors: 0 };
+            let at = |t: i64| t0() + secs(t);
+            for op in ops {
+                match op {
+                    Op::Insert(k, v, t) => {
+                        c.insert(NAMES[k].to_string(), v.clone(), at(t));
+                        m.insert(NAMES[k].to_string(), v, t0().timestamp() + t);
+                    }
+                    Op::InsertWithTime(r, t) => {
+                        c.insert_with_time(r.clone(), at(t));
+                        m.put(r.domain.clone(), Cached::Registration(r), t0().timestamp() + t);
+                    }
+                    Op::Get(k, t) | Op::Peek(k, t) => {
+                        let touch = matches!(op, Op::Get(..));
+                        let got = if touch { c.get(NAMES[k], at(t)) } else { c.peek(NAMES[k], at(t)) };
+                        let got = match got {
+                            CacheState::Fresh(v) => Some((v.clone(), true)),
+                            CacheState::Stale(v) => Some((v.clone(), false)),
+                            CacheState::Missing => None,
+                        };
+                        prop_assert_eq!(got, m.get(NAMES[k], t0().timestamp() + t, touch));
+                    }
+                }
+                let keys: Vec<&str> = m.entries.iter().map(|e| e.0.as_str()).collect();
+                prop_assert_eq!(c.entries.keys_by_recency(), keys);
+                prop_assert_eq!(c.len(), m.entries.len());
+                prop_assert_eq!(c.bytes(), m.bytes());
+                for (key, value, stored_at, expires_at) in &m.entries {
+                    let info = c.info(key).unwrap();
+                    prop_assert_eq!(info.stored_at.timestamp(), *stored_at);
+                    prop_assert_eq!(info.expires_at.timestamp(), *expires_at);
+                    prop_assert_eq!(info.bytes, estimate_bytes(key, value));
+                    let expected = if t0().timestamp() < *expires_at {
+                        CacheState::Fresh(value)
+                    } else {
+                        CacheState::Stale(value)
+                    };
+                    prop_assert_eq!(c.peek(key, t0()), expected);
+                }
+                let stats = c.stats();
+                prop_assert_eq!(stats.evictions, m.evictions);
+                prop_assert_eq!(stats.refresh_errors, m.refresh_errors);
+                // The links run both ways and the index holds every entry.
+                prop_assert_eq!(c.entries.index.len(), c.len());
+                prop_assert_eq!(
+                    c.entries.slots.iter().filter(|s| s.is_some()).count() + c.entries.free.len(),
+                    c.entries.slots.len()
+                );
+                let mut back = Vec::new();
+                let mut i = c.entries.tail;
+                while let Some(key) = c.entries.key(i) {
+                    back.push(key);
+                    i = c.entries.get(i).map_or(NIL, |e| e.newer);
+                }
+                back.reverse();
+                prop_assert_eq!(back, c.entries.keys_by_recency());
+            }
+        }
     }
 
     #[test]

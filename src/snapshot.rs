@@ -171,8 +171,9 @@ impl Snapshot {
     }
 
     /// Hand every record to `f`, in the order of `cmp`, freeing the
-    /// snapshot's memory as it goes (so that a caller moving the records
-    /// elsewhere never holds both copies in full).
+    /// snapshot's memory as it goes: the vector is shrunk whenever a
+    /// sixteenth of it is spare, so that a caller moving the records
+    /// elsewhere holds little more than one copy of them at any time.
     pub fn drain_sorted(
         self,
         mut cmp: impl FnMut(&Registration, &Registration) -> std::cmp::Ordering,
@@ -184,7 +185,8 @@ impl Snapshot {
         records.sort_unstable_by(|a, b| cmp(&b.reg, &a.reg));
         while let Some(r) = records.pop() {
             f(r.reg);
-            if records.capacity() > 4096 && records.len() < records.capacity() / 2 {
+            let spare = records.capacity() - records.len();
+            if records.capacity() > 4096 && spare >= records.capacity() / 16 {
                 records.shrink_to_fit();
             }
         }
