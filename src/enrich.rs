@@ -557,7 +557,9 @@ impl Enricher {
             .analyses
             .get_or_insert_mut(name, |old| NameEntry::new(old, name, risk_engine));
         let generation = lookup.generation();
-        let (lookup_kind, skip_reason, threat) = match &entry.analysis {
+        // `memo`: the whole member, kept from an earlier event (written
+        // from where it is kept, not copied into `member` first).
+        let (lookup_kind, skip_reason, threat, memo) = match &entry.analysis {
             Analysis::Skip { reason, .. } => {
                 let reason = *reason;
                 member.extend_from_slice(entry.head());
@@ -575,17 +577,17 @@ impl Enricher {
                     },
                     None,
                 );
-                (LookupKind::Skipped, Some(reason), None)
+                (LookupKind::Skipped, Some(reason), None, None)
             }
             Analysis::Lookup(_)
                 if let Some((m, bytes)) = entry.memo(generation, field, at.timestamp()) =>
             {
                 // The same answer as for an earlier event: its member again.
-                member.extend_from_slice(bytes);
                 (
                     m.lookup,
                     m.skip_reason,
                     threat_json(&mut self.threats, m.rules),
+                    Some(bytes),
                 )
             }
             Analysis::Lookup(target) => {
@@ -637,17 +639,19 @@ impl Enricher {
                     kind,
                     skip_reason,
                     threat_json(&mut self.threats, risk.rules),
+                    None,
                 )
             }
         };
+        let rendered = memo.unwrap_or(&member);
 
         let result = if members_only {
-            push_members(out, &member, threat);
+            push_members(out, rendered, threat);
             Ok(Splice::default())
         } else if is_json {
-            splice_json(self.detector.scan(), text, &member, threat, out)
+            splice_json(self.detector.scan(), text, rendered, threat, out)
         } else {
-            write_text_event(text, &member, threat, out);
+            write_text_event(text, rendered, threat, out);
             Ok(Splice::default())
         };
         self.scratch = member;

@@ -386,13 +386,23 @@ impl Run<'_> {
         let mut line = Vec::new();
         let mut out = Vec::with_capacity(FLUSH_AT * 2);
         let mut since_tick = 0u64;
+        let mut now = Utc::now();
+        let mut since_clock = 0u32;
         loop {
+            // The clock is read again after each read from the input (it may
+            // have waited) and every 1,024 lines, not for every line.
+            let refill = r.buffer().is_empty();
             let kind = lines::next_line(r, &mut line, cap).map_err(StreamError::Read)?;
             let Some(kind) = kind else { break };
             since_tick += line.len() as u64 + 1;
+            since_clock += 1;
+            if refill || since_clock >= 1024 {
+                now = Utc::now();
+                since_clock = 0;
+            }
             match kind {
                 Line::Complete => {
-                    let now = self.fixed_now.unwrap_or_else(Utc::now);
+                    let now = self.fixed_now.unwrap_or(now);
                     self.enricher
                         .enrich_line(&line, self.snapshot, now, &mut out);
                 }

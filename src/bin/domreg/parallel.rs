@@ -121,10 +121,11 @@ fn enrich_batch(
     let mut lookup = Shared(snapshot);
     out.clear();
     out.reserve(batch.buf.len() + batch.buf.len() / 2);
+    // The clock is read once per batch: its lines were read together.
+    let now = fixed_now.unwrap_or_else(Utc::now);
     let mut start = 0;
     for &end in &batch.ends {
         let line = batch.buf.get(start..end).unwrap_or(&[]);
-        let now = fixed_now.unwrap_or_else(Utc::now);
         enricher.enrich_line(line, &mut lookup, now, out);
         start = end;
     }
