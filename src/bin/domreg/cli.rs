@@ -99,9 +99,9 @@ pub struct EnrichArgs {
     #[arg(long, conflicts_with_all = ["files", "output", "unordered", "follow", "threads"])]
     pub rsyslog: bool,
 
-    /// Worker threads that enrich (with --offline only): the input is cut
-    /// into batches of lines, enriched in parallel against the shared
-    /// registration records, and written in input order.
+    /// Threads that enrich (with --offline only), the main thread included:
+    /// the input is cut into batches of lines, enriched in parallel against
+    /// the shared registration records, and written in input order.
     #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "follow",
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: u16,
