@@ -342,7 +342,7 @@ def main():
     w("target/release/domreg enrich --offline --registrations registrations.jsonl -q TRACE "
       "> /dev/null")
     w("target/release/domreg enrich --offline --registrations registrations.jsonl -q "
-      "--threads 2 TRACE > /dev/null   # domreg-2t: two worker threads")
+      "--threads 2 TRACE > /dev/null   # domreg-2t: two threads (the main one and a worker)")
     w("```")
     w("")
 

@@ -6,7 +6,7 @@
 # (on a 50,000-line slice, scaled) and `domreg enrich --offline` on a mixed
 # 1,000,000-event trace and a Zeek dns 1,000,000-line trace; per-format
 # throughput; peak RSS with 100,000 and 1,000,000 registration records; the
-# live-lookup figures (benches/live.sh); 1 against 2 worker threads (--threads 2); the criterion micro-benchmarks
+# live-lookup figures (benches/live.sh); 1 against 2 threads (--threads 2); the criterion micro-benchmarks
 # (benches/core.rs). Writes docs/benchmarks.md and its two SVG charts
 # (benches/report.py). Work files go to target/bench-work/ (traces are kept
 # and reused while benches/trace.py's parameters are unchanged).
@@ -95,7 +95,7 @@ for t in zeek-dns.ndjson mixed.log; do
     measure "$t" cat "$n" "$RUNS" "cat $W/$t > /dev/null"
     measure "$t" floor "$n" "$RUNS" "$FLOOR < $W/$t > /dev/null 2>&1"
     measure "$t" domreg "$n" "$RUNS" "$ENRICH $W/$t > /dev/null"
-    # Scaling: the same command on two worker threads (--threads 2).
+    # Scaling: the same command on two threads (--threads 2).
     measure "$t" domreg-2t "$n" "$RUNS" "$ENRICH --threads 2 $W/$t > /dev/null"
     jq_in="$W/jq-$t"
     [ "$t" = mixed.log ] && jq_in="$W/jq-mixed.json"
