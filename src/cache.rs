@@ -22,7 +22,7 @@
 //! Laid out for size, as it may hold millions of entries: the entries sit in
 //! one vector of slots linked into least-recently-used order by `u32`
 //! indices, behind a hash index of those indices keyed by each record's own
-//! `domain` (see [`Slab`]).
+//! `domain` (the private `Slab` type).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
