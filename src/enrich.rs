@@ -893,6 +893,56 @@ mod tests {
         }
     }
 
+    /// A name cache entry remade in an evicted entry's allocations is the
+    /// entry made afresh: nothing of the old name (its analysis, bytes,
+    /// whois match or memo) is left over, whatever the two names are.
+    #[test]
+    fn evicted_entries_are_remade_in_full() {
+        let e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+        let names = [
+            "www.young.com",
+            "a-much-longer-name.under.several.labels.example.co.uk",
+            "whois.verisign-grs.com",
+            "10.0.0.1",
+            "printer",
+            "Bücher.example",
+            "xn--bcher-kva.example",
+            "Mail.Example.COM.",
+            "",
+        ];
+        let view = |n: &NameEntry| {
+            (
+                n.analysis.clone(),
+                n.whois,
+                n.bytes.clone(),
+                n.key_len,
+                n.head_len,
+                n.memo.is_some(),
+            )
+        };
+        for first in names {
+            for second in names {
+                let mut old = NameEntry::new(None, first, &e.risk);
+                let member = [old.head(), b"\"lookup\":\"hit\"}"].concat();
+                let memo = Memo {
+                    generation: 7,
+                    from: 0,
+                    to: 10,
+                    lookup: LookupKind::Hit,
+                    skip_reason: None,
+                    rules: RuleSet::default(),
+                    member_end: 0,
+                };
+                old.set_memo(memo, &member, "query");
+                assert!(old.memo(Some(7), "query", 5).is_some());
+                let reused = NameEntry::new(Some(old), second, &e.risk);
+                let fresh = NameEntry::new(None, second, &e.risk);
+                assert_eq!(view(&reused), view(&fresh), "{first:?} then {second:?}");
+                assert_eq!(names::Keyed::key(&*reused), second.as_bytes());
+            }
+        }
+    }
+
     #[test]
     fn reused_members_are_those_rendered_afresh() {
         // Events one second either side of every day boundary of the
