@@ -1796,3 +1796,51 @@ fn threads_give_the_same_output_in_order() {
     let stderr = String::from_utf8_lossy(&live.stderr);
     assert!(stderr.contains("--threads needs --offline"), "{stderr}");
 }
+
+/// `--threads 2` reading a pipe that stays open: each event comes out while
+/// the next has not been written yet, not when a whole batch has arrived or
+/// the input ends (as for Fluentd's exec_filter, which waits for each reply).
+#[test]
+fn threads_write_each_event_of_a_quiet_pipe_at_once() {
+    use std::io::Write;
+    use std::time::Duration;
+
+    let env = Env::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(["enrich", "--offline", "--threads", "2", "-q", "--now", NOW])
+        .arg("--registrations")
+        .arg(&env.regs)
+        .env_remove("DOMREG_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn domreg");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.expect("read stdout")).is_err() {
+                break;
+            }
+        }
+    });
+    for name in ["www.google.com", "plus.l.google.com", "nic.xyz"] {
+        writeln!(stdin, r#"{{"uid":"C","query":"{name}"}}"#).expect("write stdin");
+        stdin.flush().expect("flush stdin");
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no output for {name} while stdin is open"));
+        let event = json(line.as_bytes());
+        assert_eq!(event["query"], name, "{line}");
+        assert!(event.get("domreg").is_some(), "{line}");
+    }
+    drop(stdin);
+    assert!(
+        rx.recv_timeout(Duration::from_secs(20)).is_err(),
+        "extra output"
+    );
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    reader.join().expect("reader");
+}

@@ -101,7 +101,8 @@ pub struct EnrichArgs {
 
     /// Threads that enrich (with --offline only), the main thread included:
     /// the input is cut into batches of lines, enriched in parallel against
-    /// the shared registration records, and written in input order.
+    /// the shared registration records, and written in input order (flushed
+    /// when no input has come for 1 ms).
     #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "follow",
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: u16,

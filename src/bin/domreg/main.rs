@@ -253,7 +253,7 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
         fixed_now,
         progress: &progress,
     };
-    let failed = for_each_input(&inputs, |r| run.stream(r, &mut out))?;
+    let failed = for_each_input(&inputs, |mut r, _| run.stream(&mut r, &mut out))?;
     out.flush().context("writing output")?;
     progress.finish_and_clear();
     if !args.quiet {
@@ -279,27 +279,36 @@ fn enrich_parallel(
     progress: &ProgressBar,
     out: &mut impl Write,
 ) -> Result<bool> {
-    let failed = for_each_input(inputs, |r| {
-        parallel::stream(enrichers, snapshot, fixed_now, progress, r, out)
+    let failed = for_each_input(inputs, |r, may_wait| {
+        parallel::stream(enrichers, snapshot, fixed_now, progress, r, may_wait, out)
     })?;
     out.flush().context("writing output")?;
     Ok(failed)
 }
 
+/// An input file or stdin (`Send`: `--threads` reads it on a thread of its
+/// own).
+type Source = Box<dyn Read + Send>;
+
 /// Run `f` over each input in turn (`-` is stdin), each behind a 256 KiB
-/// buffer. An input that cannot be opened or read is reported and skipped;
-/// the result is true when one was. A write error ends the run.
+/// buffer, with whether a read from it may wait for data (it is not a
+/// regular file: a pipe, a terminal, a socket). An input that cannot be
+/// opened or read is reported and skipped; the result is true when one was.
+/// A write error ends the run.
 fn for_each_input(
     inputs: &[PathBuf],
-    mut f: impl FnMut(&mut BufReader<Box<dyn Read>>) -> Result<(), StreamError>,
+    mut f: impl FnMut(BufReader<Source>, bool) -> Result<(), StreamError>,
 ) -> Result<bool> {
     let mut failed = false;
     for input in inputs {
-        let reader: Box<dyn Read> = if input == Path::new("-") {
-            Box::new(io::stdin())
+        let (reader, may_wait): (Source, bool) = if input == Path::new("-") {
+            (Box::new(io::stdin()), !stdin_is_a_file())
         } else {
             match File::open(input) {
-                Ok(f) => Box::new(f),
+                Ok(f) => {
+                    let regular = f.metadata().is_ok_and(|m| m.is_file());
+                    (Box::new(f), !regular)
+                }
                 Err(e) => {
                     eprintln!("domreg: {}: {e}", input.display());
                     failed = true;
@@ -307,7 +316,7 @@ fn for_each_input(
                 }
             }
         };
-        match f(&mut BufReader::with_capacity(256 * 1024, reader)) {
+        match f(BufReader::with_capacity(256 * 1024, reader), may_wait) {
             Ok(()) => {}
             Err(StreamError::Write(e)) => {
                 return Err(anyhow::Error::new(e).context("writing output"));
@@ -319,6 +328,24 @@ fn for_each_input(
         }
     }
     Ok(failed)
+}
+
+/// Whether stdin is a regular file (`domreg enrich < file`).
+fn stdin_is_a_file() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(File::from)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.is_file())
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
 }
 
 fn load_registrations(snapshot: &mut Snapshot, path: &Path) -> Result<()> {
@@ -392,7 +419,14 @@ impl Run<'_> {
             // The clock is read again after each read from the input (it may
             // have waited) and every 1,024 lines, not for every line.
             let refill = r.buffer().is_empty();
-            let kind = lines::next_line(r, &mut line, cap).map_err(StreamError::Read)?;
+            let kind = match lines::next_line(r, &mut line, cap) {
+                Ok(kind) => kind,
+                Err(e) => {
+                    // The lines before the failed read still go out.
+                    w.write_all(&out).map_err(StreamError::Write)?;
+                    return Err(StreamError::Read(e));
+                }
+            };
             let Some(kind) = kind else { break };
             since_tick += line.len() as u64 + 1;
             since_clock += 1;

@@ -1,17 +1,24 @@
 //! `domreg enrich --offline --threads N`: the input is cut into batches of
 //! whole lines and enriched on N threads, each with its own [`Enricher`] and
 //! the registration records shared read-only: the calling thread and N - 1
-//! workers. The calling thread also reads and writes. It hands a batch to a
-//! worker while the workers have fewer than two batches each in flight, and
-//! otherwise enriches the batch itself, so that every thread stays busy on
-//! N cores (no thread only waits on I/O) and a slow worker gets less work.
-//! Results are written in input order. An over-long line is streamed
-//! through by the calling thread once the batches before it are written,
-//! as on one thread. `--threads 1` is the serial path.
+//! workers. A reader thread of its own reads the input into batches. The
+//! calling thread hands a batch to a worker while the workers have fewer
+//! than two batches each in flight, and otherwise enriches the batch
+//! itself, so that every thread stays busy on N cores and a slow worker
+//! gets less work. Results are written in input order. An over-long line is
+//! streamed through once the batches before it are written, as on one
+//! thread.
+//!
+//! A batch ends at [`BATCH_BYTES`] or, when the input is not a regular
+//! file (a pipe), wherever the bytes read so far end; when no batch has come
+//! for [`IDLE_FLUSH`], everything enriched so far is written and flushed.
+//! So events on a slow pipe come out at once, not when a whole batch has
+//! arrived. `--threads 1` is the serial path.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domreg::enrich::{Enricher, Lookup, LookupResult, PassReason};
@@ -22,8 +29,15 @@ use indicatif::ProgressBar;
 use crate::StreamError;
 use crate::lines::{self, Line};
 
-/// Bytes of input per batch (whole lines; a batch holds at least one).
+/// Bytes of input per batch, at most (whole lines; a batch holds at least
+/// one).
 const BATCH_BYTES: usize = 256 * 1024;
+
+/// How long the input may be quiet before the output is flushed.
+const IDLE_FLUSH: Duration = Duration::from_millis(1);
+
+/// Batches read ahead, at most, that the calling thread has not taken.
+const READ_AHEAD: usize = 4;
 
 /// The records, read-only, for one worker.
 struct Shared<'a>(&'a Snapshot);
@@ -56,20 +70,40 @@ struct Batch {
     ends: Vec<usize>,
 }
 
+/// What the reader thread sends, in input order.
+enum FromReader {
+    /// Whole lines.
+    Lines(Batch),
+    /// An over-long line: the lines before it (maybe none), then the line's
+    /// first bytes. Its other bytes follow as `LongPart`s, then `LongEnd`.
+    Long(Batch, Vec<u8>),
+    LongPart(Vec<u8>),
+    LongEnd,
+    /// Reading failed; nothing follows.
+    Failed(io::Error),
+}
+
 /// Enrich every line of `r` into `w`: the first enricher on this thread,
 /// each other one on a worker thread.
-pub fn stream(
+pub fn stream<R: Read + Send + 'static>(
     enrichers: &mut [Enricher],
     snapshot: &Snapshot,
     fixed_now: Option<DateTime<Utc>>,
     progress: &ProgressBar,
-    r: &mut impl BufRead,
+    r: BufReader<R>,
+    may_wait: bool,
     w: &mut impl Write,
 ) -> Result<(), StreamError> {
     let Some((local, remote)) = enrichers.split_first_mut() else {
         return Ok(());
     };
     let cap = local.max_line_bytes();
+    let (input_tx, input) = mpsc::sync_channel(READ_AHEAD);
+    let (spare_tx, spare_rx) = mpsc::channel();
+    // Not scoped: after a write error this thread returns at once, while
+    // the reader may still wait on a read (from a terminal, say); it ends
+    // at its next send, or with the process.
+    std::thread::spawn(move || read_batches(r, cap, may_wait, &input_tx, &spare_rx));
     std::thread::scope(|scope| {
         let mut workers = Vec::with_capacity(remote.len());
         for enricher in remote.iter_mut() {
@@ -100,14 +134,98 @@ pub fn stream(
             next_worker: 0,
             in_order: VecDeque::new(),
             next_seq: 0,
-            spare_batches: Vec::new(),
+            spare_batches: spare_tx,
             spare_outs: Vec::new(),
         };
-        let result = pipe.run(cap, progress, r, w);
+        let result = pipe.run(&input, progress, w);
         // Closing the channels ends the workers; the scope joins them.
         drop(pipe);
         result
     })
+}
+
+/// The reader thread: the lines of `r` to `tx` in batches, reusing the
+/// batches that come back on `spare`. When a read from `r` `may_wait` (a
+/// pipe), a batch also ends where the bytes read so far end. Returns at the
+/// end of the input, after a read error, or when the receiver is gone.
+fn read_batches<R: Read>(
+    mut r: BufReader<R>,
+    cap: usize,
+    may_wait: bool,
+    tx: &mpsc::SyncSender<FromReader>,
+    spare: &mpsc::Receiver<Batch>,
+) {
+    let fresh = || {
+        let mut batch = spare.try_recv().unwrap_or_default();
+        batch.buf.clear();
+        batch.ends.clear();
+        batch.buf.reserve(BATCH_BYTES + 4096);
+        batch
+    };
+    let mut batch = fresh();
+    loop {
+        let start = batch.buf.len();
+        match lines::append_line(&mut r, &mut batch.buf, cap) {
+            Ok(Some(Line::Complete)) => {
+                batch.ends.push(batch.buf.len());
+                if batch.buf.len() >= BATCH_BYTES || (may_wait && r.buffer().is_empty()) {
+                    let full = std::mem::replace(&mut batch, fresh());
+                    if tx.send(FromReader::Lines(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(Some(Line::TooLong)) => {
+                let head = batch.buf.split_off(start);
+                let before = std::mem::replace(&mut batch, fresh());
+                if tx.send(FromReader::Long(before, head)).is_err() {
+                    return;
+                }
+                match lines::copy_rest(&mut r, &mut Parts(tx)) {
+                    Ok(_) => {
+                        if tx.send(FromReader::LongEnd).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(FromReader::Failed(e));
+                        return;
+                    }
+                }
+            }
+            Ok(None) => {
+                if !batch.ends.is_empty() {
+                    let _ = tx.send(FromReader::Lines(batch));
+                }
+                return;
+            }
+            Err(e) => {
+                // The lines before the failed one still go out.
+                batch.buf.truncate(start);
+                if !batch.ends.is_empty() && tx.send(FromReader::Lines(batch)).is_err() {
+                    return;
+                }
+                let _ = tx.send(FromReader::Failed(e));
+                return;
+            }
+        }
+    }
+}
+
+/// An over-long line's bytes, sent on as they are read.
+struct Parts<'a>(&'a mpsc::SyncSender<FromReader>);
+
+impl Write for Parts<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .send(FromReader::LongPart(buf.to_vec()))
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Enrich every line of `batch` into `out` (cleared first).
@@ -164,72 +282,81 @@ struct Pipe<'a, 'e> {
     /// `next_seq - in_order.len()`.
     in_order: VecDeque<Slot>,
     next_seq: u64,
-    /// Buffers back from the workers and the writes, for the next batches.
-    spare_batches: Vec<Batch>,
+    /// Batches written, back to the reader thread for reuse.
+    spare_batches: mpsc::Sender<Batch>,
+    /// Output buffers back from the writes, for the next batches.
     spare_outs: Vec<Vec<u8>>,
 }
 
 impl Pipe<'_, '_> {
     fn run(
         &mut self,
-        cap: usize,
+        input: &mpsc::Receiver<FromReader>,
         progress: &ProgressBar,
-        r: &mut impl BufRead,
         w: &mut impl Write,
     ) -> Result<(), StreamError> {
-        let mut line = Vec::new();
-        let mut batch = self.fresh();
-        loop {
-            // Each line is read straight into the batch.
-            let start = batch.buf.len();
-            let kind = lines::append_line(r, &mut batch.buf, cap).map_err(StreamError::Read)?;
-            match kind {
-                None => break,
-                Some(Line::Complete) => {
-                    batch.ends.push(batch.buf.len());
-                    if batch.buf.len() >= BATCH_BYTES {
-                        let full = std::mem::replace(&mut batch, self.fresh());
-                        progress.inc((full.buf.len() + full.ends.len()) as u64);
-                        self.dispatch(full, w)?;
-                    }
+        while let Some(next) = self.next_input(input, w)? {
+            match next {
+                FromReader::Lines(batch) => {
+                    progress.inc((batch.buf.len() + batch.ends.len()) as u64);
+                    self.dispatch(batch, w)?;
                 }
-                Some(Line::TooLong) => {
+                FromReader::Long(before, head) => {
                     // Everything before it goes out first, then the line,
-                    // streamed without buffering.
-                    line.clear();
-                    line.extend_from_slice(batch.buf.get(start..).unwrap_or(&[]));
-                    batch.buf.truncate(start);
-                    let before = std::mem::replace(&mut batch, self.fresh());
-                    if !before.ends.is_empty() {
+                    // streamed through as it is read.
+                    if before.ends.is_empty() {
+                        let _ = self.spare_batches.send(before);
+                    } else {
                         progress.inc((before.buf.len() + before.ends.len()) as u64);
                         self.dispatch(before, w)?;
                     }
                     self.drain(w)?;
-                    w.write_all(&line).map_err(StreamError::Write)?;
-                    let rest = lines::copy_rest(r, w).map_err(|e| match e.kind() {
-                        std::io::ErrorKind::BrokenPipe => StreamError::Write(e),
-                        _ => StreamError::Read(e),
-                    })?;
+                    w.write_all(&head).map_err(StreamError::Write)?;
+                    progress.inc(head.len() as u64);
+                }
+                FromReader::LongPart(part) => {
+                    w.write_all(&part).map_err(StreamError::Write)?;
+                    progress.inc(part.len() as u64);
+                }
+                FromReader::LongEnd => {
                     w.write_all(b"\n").map_err(StreamError::Write)?;
-                    progress.inc(line.len() as u64 + rest + 1);
+                    progress.inc(1);
                     self.local.record_passthrough(PassReason::Oversized);
                 }
+                FromReader::Failed(e) => {
+                    // Every line read before the error still goes out.
+                    self.drain(w)?;
+                    return Err(StreamError::Read(e));
+                }
             }
-        }
-        if !batch.ends.is_empty() {
-            progress.inc((batch.buf.len() + batch.ends.len()) as u64);
-            self.dispatch(batch, w)?;
         }
         self.drain(w)
     }
 
-    /// An empty batch, reusing a returned one's buffers when there is one.
-    fn fresh(&mut self) -> Batch {
-        let mut batch = self.spare_batches.pop().unwrap_or_default();
-        batch.buf.clear();
-        batch.ends.clear();
-        batch.buf.reserve(BATCH_BYTES + 4096);
-        batch
+    /// The next message from the reader thread; `None` at the end of the
+    /// input. When none is ready, what the workers have finished is written
+    /// and, once the input has been quiet for [`IDLE_FLUSH`], everything is
+    /// written and flushed before waiting on.
+    fn next_input(
+        &mut self,
+        input: &mpsc::Receiver<FromReader>,
+        w: &mut impl Write,
+    ) -> Result<Option<FromReader>, StreamError> {
+        match input.try_recv() {
+            Ok(next) => return Ok(Some(next)),
+            Err(mpsc::TryRecvError::Disconnected) => return Ok(None),
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        self.collect(false)?;
+        self.write_ready(w)?;
+        match input.recv_timeout(IDLE_FLUSH) {
+            Ok(next) => return Ok(Some(next)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(None),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        self.drain(w)?;
+        w.flush().map_err(StreamError::Write)?;
+        Ok(input.recv().ok())
     }
 
     /// Hand `batch` to the next worker that has room, or enrich it here when
@@ -299,7 +426,7 @@ impl Pipe<'_, '_> {
         while let Some(Slot::Done(..)) = self.in_order.front() {
             if let Some(Slot::Done(batch, out)) = self.in_order.pop_front() {
                 w.write_all(&out).map_err(StreamError::Write)?;
-                self.spare_batches.push(batch);
+                let _ = self.spare_batches.send(batch);
                 self.spare_outs.push(out);
             }
         }
