@@ -211,34 +211,65 @@ pub struct Stats {
     pub threat_merged: u64,
 }
 
-/// Named counters in a fixed order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Counts(pub std::collections::BTreeMap<&'static str, u64>);
+/// Named counters, in the order of their names (serialised as a JSON
+/// object). Kept in a short vector: a handful of names each, bumped for
+/// every event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts(Vec<(&'static str, u64)>);
 
 impl Counts {
     /// Add one to `key`.
+    #[inline]
     pub fn bump(&mut self, key: &'static str) {
-        *self.0.entry(key).or_insert(0) += 1;
+        // The names are constants, so mostly the very same `&str` each time:
+        // found without comparing their text.
+        if let Some(slot) = self.0.iter_mut().find(|(k, _)| std::ptr::eq(*k, key)) {
+            slot.1 += 1;
+        } else {
+            self.add_n(key, 1);
+        }
+    }
+
+    fn add_n(&mut self, key: &'static str, n: u64) {
+        match self.0.binary_search_by(|(k, _)| (*k).cmp(key)) {
+            Ok(i) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    slot.1 += n;
+                }
+            }
+            Err(i) => self.0.insert(i, (key, n)),
+        }
     }
 
     /// The count for `key`.
     pub fn get(&self, key: &str) -> u64 {
-        self.0.get(key).copied().unwrap_or(0)
+        self.0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(0, |&(_, n)| n)
     }
 
     /// Sum of all counts.
     pub fn total(&self) -> u64 {
-        self.0.values().sum()
+        self.0.iter().map(|&(_, n)| n).sum()
+    }
+
+    /// Each name and its count, in the order of the names.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Add every count of `other`.
+    pub fn add(&mut self, other: &Counts) {
+        for &(key, n) in &other.0 {
+            self.add_n(key, n);
+        }
     }
 }
 
-impl Counts {
-    /// Add every count of `other`.
-    pub fn add(&mut self, other: &Counts) {
-        for (key, n) in &other.0 {
-            *self.0.entry(key).or_insert(0) += n;
-        }
+impl Serialize for Counts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
     }
 }
 
@@ -381,7 +412,10 @@ impl NameEntry {
         let m = self.memo.as_ref()?;
         let valid = Some(m.generation) == generation
             && (m.from..=m.to).contains(&at)
-            && self.bytes.get(m.member_end..) == Some(field.as_bytes());
+            && self
+                .bytes
+                .get(m.member_end..)
+                .is_some_and(|f| crate::bytes::eq(f, field.as_bytes()));
         let member = self.bytes.get(self.key_len..m.member_end)?;
         valid.then_some((m, member))
     }

@@ -353,7 +353,7 @@ impl<'a> Parser<'a, '_> {
             Some(b'f') => b"false",
             _ => b"null",
         };
-        if rest.starts_with(word) {
+        if crate::bytes::starts_with(rest, word) {
             self.pos += word.len();
             return Ok(());
         }
@@ -692,10 +692,10 @@ impl Trie {
         for (segment, child) in group {
             let s = segment.as_bytes();
             if s.len() == bytes.len() {
-                if s == bytes {
+                if crate::bytes::eq(s, bytes) {
                     return Some(*child);
                 }
-            } else if bytes.get(s.len()) == Some(&b'.') && bytes.starts_with(s) {
+            } else if bytes.get(s.len()) == Some(&b'.') && crate::bytes::starts_with(bytes, s) {
                 // A literal key with dots: `id.orig_h` = `id` then `orig_h`.
                 if let Some(rest) = bytes.get(s.len() + 1..)
                     && let Some(found) = self.step(*child, rest)

@@ -54,6 +54,7 @@ assert!(text.contains(r#""subtechnique":{"id":["T1583.001"]"#));
 
 pub mod attack;
 pub mod bootstrap;
+mod bytes;
 pub mod cache;
 pub mod config;
 pub mod domain;

@@ -68,7 +68,10 @@ impl<V: Keyed> NameCache<V> {
             return self.spare.insert(make(old));
         };
         let matches = |tag: u64, way: &Option<Box<V>>| {
-            tag == hash && way.as_ref().is_some_and(|v| v.key() == key.as_bytes())
+            tag == hash
+                && way
+                    .as_ref()
+                    .is_some_and(|v| crate::bytes::eq(v.key(), key.as_bytes()))
         };
         let mut hit = matches(set.tags[0], &set.ways[0]);
         if !hit {

@@ -77,7 +77,7 @@ impl Snapshot {
             .find(hash, |&i| {
                 records
                     .get(i as usize)
-                    .is_some_and(|r| r.reg.domain == domain)
+                    .is_some_and(|r| crate::bytes::eq(r.reg.domain.as_bytes(), domain.as_bytes()))
             })
             .map(|&i| i as usize)
     }

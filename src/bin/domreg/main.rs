@@ -501,7 +501,7 @@ fn summary(stats: &Stats, records: usize) -> String {
     );
     let line = |s: &mut String, title: &str, counts: &domreg::enrich::Counts| {
         if counts.total() > 0 {
-            let parts: Vec<String> = counts.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
             s.push_str(&format!("  {title}: {}\n", parts.join(", ")));
         }
     };
@@ -511,12 +511,11 @@ fn summary(stats: &Stats, records: usize) -> String {
     line(&mut s, "passed through", &stats.passed_through);
     let errors: u64 = stats
         .passed_through
-        .0
         .iter()
         .filter(|(k, _)| {
             PassReason::ALL
                 .iter()
-                .any(|r| r.as_str() == **k && r.is_error())
+                .any(|r| r.as_str() == *k && r.is_error())
         })
         .map(|(_, v)| v)
         .sum();

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use domreg::config::Config;
-use domreg::enrich::{Counts, Enricher, PassReason, Stats};
+use domreg::enrich::{Enricher, PassReason, Stats};
 use domreg::format::FormatChoice;
 use domreg::live::pipeline::{Input, Pipeline, PipelineStats};
 use domreg::live::service::LookupService;
@@ -1268,25 +1268,8 @@ async fn enrich_body(body: &[u8], shared: &Shared) -> Result<Vec<u8>> {
             out
         }
     };
-    add_stats(&mut lock(&shared.metrics.http_stats), enricher.stats());
+    lock(&shared.metrics.http_stats).merge(enricher.stats());
     Ok(out)
-}
-
-fn add_counts(to: &mut Counts, from: &Counts) {
-    for (k, v) in &from.0 {
-        *to.0.entry(k).or_insert(0) += v;
-    }
-}
-
-fn add_stats(to: &mut Stats, from: &Stats) {
-    to.lines_in += from.lines_in;
-    to.lines_out += from.lines_out;
-    add_counts(&mut to.formats, &from.formats);
-    add_counts(&mut to.lookups, &from.lookups);
-    add_counts(&mut to.skipped, &from.skipped);
-    add_counts(&mut to.passed_through, &from.passed_through);
-    to.domreg_replaced += from.domreg_replaced;
-    to.threat_merged += from.threat_merged;
 }
 
 // ------------------------------------------------------------- metrics
@@ -1317,15 +1300,11 @@ impl Exposition {
     }
 }
 
-fn counts(c: &Counts) -> impl Iterator<Item = (&str, u64)> {
-    c.0.iter().map(|(k, v)| (*k, *v))
-}
-
 fn render_metrics(shared: &Shared, input: &mpsc::WeakSender<Input>) -> String {
     let m = &shared.metrics;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let mut stats = lock(&m.stream_stats).clone();
-    add_stats(&mut stats, &lock(&m.http_stats));
+    stats.merge(&lock(&m.http_stats));
     let mut e = Exposition(String::new());
     e.labelled(
         "domreg_events_received_total",
@@ -1361,28 +1340,28 @@ fn render_metrics(shared: &Shared, input: &mpsc::WeakSender<Input>) -> String {
         "counter",
         "Enriched events by input format.",
         "format",
-        counts(&stats.formats),
+        stats.formats.iter(),
     );
     e.labelled(
         "domreg_events_lookup_total",
         "counter",
         "Enriched events by lookup outcome.",
         "lookup",
-        counts(&stats.lookups),
+        stats.lookups.iter(),
     );
     e.labelled(
         "domreg_events_skipped_total",
         "counter",
         "Names skipped, by reason.",
         "reason",
-        counts(&stats.skipped),
+        stats.skipped.iter(),
     );
     e.labelled(
         "domreg_events_passed_through_total",
         "counter",
         "Events passed through unchanged, by reason.",
         "reason",
-        counts(&stats.passed_through),
+        stats.passed_through.iter(),
     );
     if let Some(service) = &shared.service {
         let l = service.stats();
