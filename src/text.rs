@@ -120,7 +120,7 @@ fn squid(line: &str) -> Option<TextMatch<'_>> {
     if !line.as_bytes().first()?.is_ascii_digit() {
         return None;
     }
-    let mut fields = line.split([' ', '\t']).filter(|f| !f.is_empty());
+    let mut fields = Fields(line);
     let timestamp = epoch_time(fields.next()?)?; // %ts.%03tu
     let elapsed = fields.next()?; // %6tr
     if !is_digits(elapsed.strip_prefix('-').unwrap_or(elapsed)) {
@@ -149,6 +149,27 @@ fn squid(line: &str) -> Option<TextMatch<'_>> {
     })
 }
 
+/// The fields of a line: the runs of bytes between spaces and tabs (which
+/// are ASCII, so every field is whole UTF-8).
+struct Fields<'a>(&'a str);
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.0.as_bytes();
+        let start = bytes.iter().position(|&b| b != b' ' && b != b'\t')?;
+        let len = bytes
+            .get(start..)
+            .and_then(|rest| rest.iter().position(|&b| b == b' ' || b == b'\t'))
+            .unwrap_or(bytes.len() - start);
+        let field = self.0.get(start..start + len)?;
+        self.0 = self.0.get(start + len..).unwrap_or("");
+        Some(field)
+    }
+}
+
 /// `TCP_MISS/200`, `NONE_NONE/000`: an upper-case status tag and three digits.
 fn is_squid_status(s: &str) -> bool {
     let Some((tag, code)) = s.split_once('/') else {
@@ -164,11 +185,22 @@ fn is_squid_status(s: &str) -> bool {
 
 /// The host of a Squid `%ru`, and the output field it goes to.
 fn squid_host(url: &str) -> Option<(&str, &'static str)> {
-    if let Some((scheme, rest)) = url.split_once("://") {
+    // `url.split_once("://")`, found by the first `:` (a scheme has none;
+    // when that `:` does not start `://`, a later `://` would leave a `:` in
+    // the scheme, and the authority form's port check fails on it).
+    let scheme_end = memchr::memchr(b':', url.as_bytes())
+        .filter(|&i| url.as_bytes().get(i + 1..i + 3) == Some(b"//"));
+    if let Some(i) = scheme_end {
+        let scheme = url.get(..i).unwrap_or("");
+        let rest = url.get(i + 3..).unwrap_or("");
         if !is_scheme(scheme) {
             return None;
         }
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        let end = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
+        let authority = rest.get(..end).unwrap_or(rest);
         let host_port = authority
             .rsplit_once('@')
             .map_or(authority, |(_userinfo, host_port)| host_port);
@@ -511,6 +543,24 @@ mod tests {
         }
     }
 
+    /// `Fields` splits as `split([' ', '\t'])` without the empty pieces.
+    #[test]
+    fn fields_are_the_runs_between_spaces_and_tabs() {
+        for line in [
+            "",
+            " ",
+            "\t\t",
+            "a",
+            "  a  b\t\tc ",
+            "1795478400.000    215 10.0.0.1 TCP_MISS/200",
+            "é\tü ß  日本\t",
+            "x\u{a0}y z",
+        ] {
+            let want: Vec<&str> = line.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
+            assert_eq!(Fields(line).collect::<Vec<_>>(), want, "{line:?}");
+        }
+    }
+
     #[test]
     fn squid_documented_lines() {
         let get = parse(TextFormat::Squid, SQUID_GET).unwrap();
@@ -573,6 +623,11 @@ mod tests {
             ("www.example.com:", None),
             ("www.example.com:https", None),
             ("2001:db8::1:443", None),
+            // A `://` after another `:` puts a `:` in the scheme.
+            ("a:b://host/", None),
+            ("host:1://x/", None),
+            ("host:443", Some("host")),
+            ("http:/host/", None),
         ];
         for (url, expected) in cases {
             let line = make(url);
