@@ -266,7 +266,7 @@ fn epoch_time(s: &str) -> Option<DateTime<Utc>> {
 /// `… client [@0x…] ADDR#PORT [(NAME)]: [view V: ][UDP: ]query: NAME CLASS TYPE …`
 fn bind(line: &str) -> Option<TextMatch<'_>> {
     const NEEDLE: &str = "query: ";
-    for (at, _) in line.match_indices(NEEDLE) {
+    for at in memchr::memmem::find_iter(line.as_bytes(), NEEDLE) {
         if !at_token_start(line, at) {
             continue;
         }
@@ -298,7 +298,7 @@ fn bind_question(s: &str) -> Option<&str> {
 /// `… dnsmasq[PID]: [SERIAL ADDR/PORT ]query[TYPE] NAME from CLIENT`
 fn dnsmasq(line: &str) -> Option<TextMatch<'_>> {
     const NEEDLE: &str = "query[";
-    for (at, _) in line.match_indices(NEEDLE) {
+    for at in memchr::memmem::find_iter(line.as_bytes(), NEEDLE) {
         // Not `dnssec-query[DS] … to …`.
         if !at_token_start(line, at) {
             continue;
