@@ -234,10 +234,22 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
+    /// [`Parser::ws`], then [`Parser::peek`]: in compact JSON, one look at
+    /// the next byte.
+    #[inline(always)]
+    fn peek_past_ws(&mut self) -> Option<u8> {
+        match self.b.get(self.pos) {
+            Some(&c) if c > b' ' => Some(c),
+            _ => {
+                self.ws();
+                self.peek()
+            }
+        }
+    }
+
     #[inline]
     fn expect(&mut self, byte: u8, what: &str) -> Result<(), serde_json::Error> {
-        self.ws();
-        if self.peek() == Some(byte) {
+        if self.peek_past_ws() == Some(byte) {
             self.pos += 1;
             Ok(())
         } else {
@@ -382,8 +394,7 @@ impl<'a> Parser<'a, '_> {
     /// it had escapes.
     #[inline(always)]
     fn key(&mut self) -> Result<std::borrow::Cow<'a, [u8]>, serde_json::Error> {
-        self.ws();
-        if self.peek() != Some(b'"') {
+        if self.peek_past_ws() != Some(b'"') {
             return Err(self.err("expected a key"));
         }
         let (start, end, escaped) = self.string()?;
@@ -402,8 +413,7 @@ impl<'a> Parser<'a, '_> {
     #[inline(always)]
     fn skip_value(&mut self) -> Result<(), serde_json::Error> {
         // Scalars (most values) directly; containers with the stack.
-        self.ws();
-        match self.peek() {
+        match self.peek_past_ws() {
             Some(b'"') => return self.string().map(drop),
             Some(b'-' | b'0'..=b'9') => return self.number(),
             Some(b't' | b'f' | b'n') => return self.literal(),
@@ -419,16 +429,14 @@ impl<'a> Parser<'a, '_> {
     #[inline(never)]
     fn skip_with(&mut self, stack: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         'value: loop {
-            self.ws();
-            match self.peek() {
+            match self.peek_past_ws() {
                 Some(b'"') => {
                     self.string()?;
                 }
                 Some(b'-' | b'0'..=b'9') => self.number()?,
                 Some(b'{') => {
                     self.pos += 1;
-                    self.ws();
-                    if self.peek() == Some(b'}') {
+                    if self.peek_past_ws() == Some(b'}') {
                         self.pos += 1;
                     } else {
                         stack.push(b'{');
@@ -438,8 +446,7 @@ impl<'a> Parser<'a, '_> {
                 }
                 Some(b'[') => {
                     self.pos += 1;
-                    self.ws();
-                    if self.peek() == Some(b']') {
+                    if self.peek_past_ws() == Some(b']') {
                         self.pos += 1;
                     } else {
                         stack.push(b'[');
@@ -453,8 +460,7 @@ impl<'a> Parser<'a, '_> {
                 let Some(&open) = stack.last() else {
                     return Ok(());
                 };
-                self.ws();
-                match (self.peek(), open) {
+                match (self.peek_past_ws(), open) {
                     (Some(b','), _) => {
                         self.pos += 1;
                         if open == b'{' {
@@ -475,8 +481,7 @@ impl<'a> Parser<'a, '_> {
     #[inline]
     /// A key that nobody looks at, and its colon.
     fn skip_key(&mut self) -> Result<(), serde_json::Error> {
-        self.ws();
-        if self.peek() != Some(b'"') {
+        if self.peek_past_ws() != Some(b'"') {
             return Err(self.err("expected a key"));
         }
         self.string()?;
@@ -486,8 +491,7 @@ impl<'a> Parser<'a, '_> {
     /// The members of the object under the cursor, at trie node `node`.
     fn object(&mut self, node: usize, top: bool) -> Result<(), serde_json::Error> {
         self.pos += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
+        if self.peek_past_ws() == Some(b'}') {
             self.pos += 1;
             return Ok(());
         }
@@ -507,8 +511,7 @@ impl<'a> Parser<'a, '_> {
                 None => self.skip_value()?,
                 Some(child) => self.value_at(child)?,
             }
-            self.ws();
-            match self.peek() {
+            match self.peek_past_ws() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
@@ -521,8 +524,7 @@ impl<'a> Parser<'a, '_> {
 
     /// The value under the cursor, reached by a path (at trie node `node`).
     fn value_at(&mut self, node: usize) -> Result<(), serde_json::Error> {
-        self.ws();
-        match self.peek() {
+        match self.peek_past_ws() {
             Some(b'"') => {
                 let (start, end, escaped) = self.string()?;
                 let value = if escaped {
@@ -554,15 +556,13 @@ impl<'a> Parser<'a, '_> {
                     Some(first) => {
                         // Paths through `[]` continue into the first element.
                         self.pos += 1;
-                        self.ws();
-                        if self.peek() == Some(b']') {
+                        if self.peek_past_ws() == Some(b']') {
                             self.pos += 1;
                             return Ok(());
                         }
                         self.value_at(first)?;
                         loop {
-                            self.ws();
-                            match self.peek() {
+                            match self.peek_past_ws() {
                                 Some(b',') => {
                                     self.pos += 1;
                                     self.skip_value()?;
