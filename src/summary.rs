@@ -25,6 +25,9 @@ pub struct Summary {
     /// Whole days from registration to the event, when known.
     pub age_days: Option<i64>,
     /// EPP status values, comma-separated (empty when none or unknown).
+    /// A registry may send any text as a status: every byte of a value
+    /// outside printable ASCII, and `%` and `,`, is written `%XX`, so the
+    /// list is always a valid header value and splits at its commas.
     pub status: String,
     /// The score and the rules that fired.
     pub risk: Risk,
@@ -47,7 +50,7 @@ impl Summary {
         let (lookup, known, error) = classify(result, at);
         let risk = engine.assess(name, known);
         let (age_days, status) = match known {
-            Known::Registered(reg, days) => (days.age, reg.status.join(",")),
+            Known::Registered(reg, days) => (days.age, status_list(&reg.status)),
             Known::NotRegistered | Known::Unknown => (None, String::new()),
         };
         let reasons = join(risk.rules.iter().map(|r| r.as_str()));
@@ -78,6 +81,26 @@ impl Summary {
             attack: join(risk.rules.techniques().iter().map(|t| t.full_id())),
         }
     }
+}
+
+/// The status values, comma-separated, each made header-safe (see
+/// [`Summary::status`]).
+fn status_list(values: &[crate::shared::Shared]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for &b in value.as_bytes() {
+            if (b' '..=b'~').contains(&b) && b != b'%' && b != b',' {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
 }
 
 fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
@@ -117,6 +140,28 @@ mod tests {
         assert_eq!(s.reasons, "newly_registered,on_hold");
         // Both rules point to T1583.001: listed once.
         assert_eq!(s.attack, "T1583.001");
+    }
+
+    /// A status value with a CR (found by the `proxy_wasm` fuzz target: it
+    /// reached an `x-domreg-status` header), a comma, a `%` or non-ASCII
+    /// letters is percent-encoded byte by byte; plain values are unchanged.
+    #[test]
+    fn status_values_are_header_safe() {
+        let engine = RiskEngine::new(RulesConfig::default());
+        let mut reg = Registration::new("example.com", Source::Rdap);
+        reg.status = vec![
+            "serverHold".into(),
+            "serv\r delete prohibited".into(),
+            "a,b 100%".into(),
+            "clïent\u{7f}".into(),
+        ]
+        .into();
+        let s = Summary::new(&engine, "example.com", LookupResult::Found(&reg), at());
+        assert_eq!(
+            s.status,
+            "serverHold,serv%0D delete prohibited,a%2Cb 100%25,cl%C3%AFent%7F"
+        );
+        assert!(s.status.bytes().all(|b| (b' '..=b'~').contains(&b)));
     }
 
     #[test]
