@@ -19,6 +19,11 @@ targets=("$@")
 cargo +nightly fuzz build
 if printf '%s\n' "${targets[@]}" | grep -qx proxy_wasm; then
     cargo +nightly fuzz build --features wasm-harness proxy_wasm
+    # The module it runs (the harness's default path), unless one is given.
+    if [ -z "${DOMREG_PROXY_WASM:-}" ]; then
+        rustup target add wasm32-wasip1 >/dev/null
+        cargo build -p domreg-proxy-wasm --target wasm32-wasip1 --profile wasm --locked
+    fi
 fi
 printf 'target\tchunk\tseconds\truns\tcov_start\tcov_end\tcorpus\n'
 for t in "${targets[@]}"; do

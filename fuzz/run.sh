@@ -8,9 +8,9 @@
 # first, and tests/fuzz_regressions.rs replays the core targets' on stable.
 #
 # proxy_wasm runs the real proxy-wasm module in the wasmtime harness: it is
-# built with the fuzz crate's `wasm-harness` feature and needs the module
-# (cargo build -p domreg-proxy-wasm --target wasm32-wasip1 --profile wasm,
-# or DOMREG_PROXY_WASM).
+# built with the fuzz crate's `wasm-harness` feature and runs the module
+# at DOMREG_PROXY_WASM, or else the one this script builds (cargo build -p
+# domreg-proxy-wasm --target wasm32-wasip1 --profile wasm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECS:-60}
@@ -20,6 +20,11 @@ targets=("$@")
 cargo +nightly fuzz build
 if printf '%s\n' "${targets[@]}" | grep -qx proxy_wasm; then
     cargo +nightly fuzz build --features wasm-harness proxy_wasm
+    # The module it runs (the harness's default path), unless one is given.
+    if [ -z "${DOMREG_PROXY_WASM:-}" ]; then
+        rustup target add wasm32-wasip1 >/dev/null
+        cargo build -p domreg-proxy-wasm --target wasm32-wasip1 --profile wasm --locked
+    fi
 fi
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/regressions/$t"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Seed corpora for the fuzz targets from the project's own fixtures and
 # examples: one file per log line, RDAP response, registration record and
-# name. Writes fuzz/corpus/<target>/ (not committed; the fuzzer grows it).
+# name, plus the minimised corpora of earlier campaigns kept in
+# fuzz/corpus-kept/<target>/ (fuzz/keep.sh). Writes fuzz/corpus/<target>/
+# (not committed; the fuzzer grows it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=fuzz/corpus
@@ -40,6 +42,10 @@ done
 for a in 'exa mple..com' '[::1]:80' 'host:99999999' 'xn--e1afmkfd.xn--p1ai' 'a.b.c.d.e.f.co.uk:8080'; do
     printf '\x02%s' "$a" > "$out/proxy_wasm/authority-$(printf '%s' "$a" | md5sum | cut -c1-8)"
 done
+# And what earlier campaigns learnt (fuzz/keep.sh), where kept.
 for t in enrich_line detect domain rdap registrations fluent_bit proxy_wasm; do
+    if [ -d "fuzz/corpus-kept/$t" ]; then
+        cp fuzz/corpus-kept/"$t"/* "$out/$t/"
+    fi
     printf '%-14s %5d seeds\n' "$t" "$(find "$out/$t" -type f | wc -l)"
 done

@@ -1,7 +1,9 @@
 //! The fuzz targets' checks (fuzz/src/lib.rs) run on stable in the normal
 //! test suite: over every crash input the fuzzers ever found
-//! (fuzz/regressions/<target>/), and over the real inputs the corpora are
-//! seeded from (example logs, samples, RDAP fixtures, registration files).
+//! (fuzz/regressions/<target>/), over the minimised corpora of earlier
+//! campaigns (fuzz/corpus-kept/<target>/), and over the real inputs the
+//! corpora are seeded from (example logs, samples, RDAP fixtures,
+//! registration files).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -57,6 +59,21 @@ fn crash_inputs_found_by_the_fuzzers_stay_fixed() {
         }
     }
     println!("{n} regression inputs");
+}
+
+/// The minimised corpora earlier fuzz campaigns left (fuzz/keep.sh): every
+/// input that reached new code keeps the targets' promises on stable too.
+#[test]
+fn kept_fuzz_corpora_keep_the_promises() {
+    let mut n = 0;
+    for (name, target) in TARGETS {
+        for path in files(&root().join("fuzz/corpus-kept").join(name)) {
+            target(&fs::read(&path).unwrap());
+            n += 1;
+        }
+    }
+    println!("{n} kept corpus inputs");
+    assert!(n > 0, "no kept corpus inputs under fuzz/corpus-kept");
 }
 
 fn lines_of(dir: &str) -> Vec<Vec<u8>> {
