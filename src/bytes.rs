@@ -39,11 +39,24 @@ pub(crate) fn starts_with(s: &[u8], prefix: &[u8]) -> bool {
     s.get(..prefix.len()).is_some_and(|head| eq(head, prefix))
 }
 
+/// A byte repeated in every byte of a word: `ONES * u64::from(b)`.
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte of a word.
+pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes of `s` from `i` as a little-endian word (the byte at `i`
+/// lowest, so `trailing_zeros() / 8` of a flag word is an offset), if there
+/// are eight.
+#[inline(always)]
+pub(crate) fn word_le(s: &[u8], i: usize) -> Option<u64> {
+    s.get(i..i.checked_add(8)?)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map(u64::from_le_bytes)
+}
+
 #[inline(always)]
 fn word8(s: &[u8], i: usize) -> u64 {
-    s.get(i..i + 8)
-        .and_then(|w| <[u8; 8]>::try_from(w).ok())
-        .map_or(0, u64::from_ne_bytes)
+    word_le(s, i).unwrap_or(0)
 }
 
 #[inline(always)]

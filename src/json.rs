@@ -315,13 +315,9 @@ impl<'a> Parser<'a, '_> {
     /// Step over a run of ASCII digits (eight at a time); its length.
     #[inline]
     fn digits(&mut self) -> usize {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
+        use crate::bytes::{HIGH, ONES};
         let start = self.pos;
-        while let Some(chunk) = self.b.get(self.pos..self.pos + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let x = u64::from_le_bytes(word);
+        while let Some(x) = crate::bytes::word_le(self.b, self.pos) {
             // A byte is flagged when it is below `0` or above `9` (or not
             // ASCII); the lowest flag always marks a real non-digit.
             let below = x.wrapping_sub(ONES * u64::from(b'0')) & !x;
@@ -730,12 +726,8 @@ impl Trie {
 /// The offset of the first `"`, `\` or control character (below 0x20) at or
 /// after `from`, or the length when there is none. Eight bytes at a time.
 pub(crate) fn find_special(b: &[u8], mut from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(from..from + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
+    use crate::bytes::{HIGH, ONES};
+    while let Some(x) = crate::bytes::word_le(b, from) {
         let quote = x ^ (ONES * u64::from(b'"'));
         let slash = x ^ (ONES * u64::from(b'\\'));
         // A byte is flagged when it is zero (after the XOR) or below 0x20;
