@@ -806,20 +806,17 @@ fn bootstrap_refresh_is_kept_on_disk() {
     // .ch runs no RDAP in the built-in IANA copy: only the refreshed
     // bootstrap (the mock's) knows a server for it.
     let mock = Mock::start(json!({"synthesize": true, "synthesize_suffixes": ["ch"]}));
-    let url = format!("http://{}/_control/bootstrap", mock.hosts[0]);
-    let xdg = dir.path().join("xdg");
-    let args: Vec<String> = vec![
-        "enrich".into(),
-        "--allow-insecure-rdap".into(),
-        "--bootstrap-url".into(),
-        url,
-        "--max-wait".into(),
-        "3000".into(),
-    ];
-    let run = |input: &str| -> Run {
+    let run = |xdg: &Path, url: &str, input: &str| -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_domreg"))
-            .args(&args)
-            .env("XDG_CACHE_HOME", &xdg)
+            .args([
+                "enrich",
+                "--allow-insecure-rdap",
+                "--bootstrap-url",
+                url,
+                "--max-wait",
+                "3000",
+            ])
+            .env("XDG_CACHE_HOME", xdg)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -843,14 +840,34 @@ fn bootstrap_refresh_is_kept_on_disk() {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     };
-    let first = run(&format!("{}\n", zeek(0, "shop.example-store.ch")));
+    // Without a refresh (nothing listens at the URL) .ch has no server.
+    let unrefreshed = run(
+        &dir.path().join("other"),
+        "http://127.0.0.1:1/bootstrap",
+        &format!("{}\n", zeek(0, "shop.example-store.ch")),
+    );
+    assert_eq!(unrefreshed.code, 0, "{}", unrefreshed.stderr);
+    assert_eq!(
+        unrefreshed.lines[0]["domreg"]["error"], "no_rdap_server",
+        "{}",
+        unrefreshed.stderr
+    );
+    // The first run sees only a name that needs no lookup, so nothing
+    // races the refresh; the run must still leave it saved when it ends.
+    let xdg = dir.path().join("xdg");
+    let url = format!("http://{}/_control/bootstrap", mock.hosts[0]);
+    let first = run(&xdg, &url, &format!("{}\n", zeek(1, "printer.local")));
     assert_eq!(first.code, 0, "{}", first.stderr);
-    assert_eq!(first.lines[0]["domreg"]["error"], "no_rdap_server");
+    assert_eq!(first.lines.len(), 1, "{}", first.stderr);
     let saved = xdg.join("domreg").join("bootstrap-dns.json");
     let text = std::fs::read_to_string(&saved).expect("bootstrap saved on disk");
     assert!(text.contains("\"ch\""), "{text}");
     assert!(xdg.join("domreg").join("bootstrap-dns.meta.json").exists());
-    let second = run(&format!("{}\n", zeek(1, "shop.example-store.ch")));
+    let second = run(
+        &xdg,
+        &url,
+        &format!("{}\n", zeek(2, "shop.example-store.ch")),
+    );
     assert_eq!(
         second.lines[0]["domreg"]["lookup"], "hit",
         "{}",

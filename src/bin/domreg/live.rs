@@ -104,6 +104,7 @@ async fn refresh_bootstrap(
     url: String,
     disk: PathBuf,
     allow_insecure: bool,
+    saving: Arc<tokio::sync::Mutex<()>>,
 ) {
     let meta_path = disk.with_extension("meta.json");
     let http = match RdapHttp::new(HttpConfig {
@@ -128,24 +129,37 @@ async fn refresh_bootstrap(
             match http.get_with_max_age(&url).await {
                 Ok((Response::Ok(body), max_age)) => match Bootstrap::parse(&body) {
                     Ok(fresh) => {
-                        let meta = BootstrapMeta {
-                            fetched: Utc::now(),
-                            max_age_secs: max_age
-                                .map_or(86_400, |d| d.as_secs())
-                                .clamp(3600, 7 * 86_400),
-                        };
-                        let saved = write_atomic(&disk, &body).and_then(|()| {
-                            write_atomic(&meta_path, &serde_json::to_vec(&meta).unwrap_or_default())
-                        });
-                        if let Err(e) = saved {
-                            tracing::info!("bootstrap not saved to {}: {e}", disk.display());
-                        }
                         tracing::info!(
                             "bootstrap refreshed: {} TLDs, publication {}",
                             fresh.len(),
                             fresh.publication().unwrap_or("?")
                         );
                         service.set_bootstrap(fresh.with_overrides());
+                        let meta = BootstrapMeta {
+                            fetched: Utc::now(),
+                            max_age_secs: max_age
+                                .map_or(86_400, |d| d.as_secs())
+                                .clamp(3600, 7 * 86_400),
+                        };
+                        // Off the async workers (fsync blocks), and under the
+                        // lock that `LiveEnv::shutdown` waits for: a run that
+                        // ends mid-save still leaves both files written.
+                        let held = Arc::clone(&saving).lock_owned().await;
+                        let (to, meta_to) = (disk.clone(), meta_path.clone());
+                        let saved = tokio::task::spawn_blocking(move || {
+                            let _held = held;
+                            write_atomic(&to, &body).and_then(|()| {
+                                write_atomic(
+                                    &meta_to,
+                                    &serde_json::to_vec(&meta).unwrap_or_default(),
+                                )
+                            })
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(io::Error::other(e)));
+                        if let Err(e) = saved {
+                            tracing::info!("bootstrap not saved to {}: {e}", disk.display());
+                        }
                     }
                     Err(e) => tracing::info!("bootstrap refresh: unusable file: {e}"),
                 },
@@ -247,9 +261,20 @@ pub struct LiveEnv {
     pub runtime: tokio::runtime::Runtime,
     pub service: Arc<LookupService>,
     pub cache_path: Option<PathBuf>,
+    /// Held while the refreshed bootstrap is written to disk.
+    saving: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl LiveEnv {
+    /// Stop the runtime. Lookups still running are abandoned (their events
+    /// were written as pending), but a bootstrap save under way finishes
+    /// first.
+    pub fn shutdown(self) {
+        // Called outside the runtime, so blocking here is allowed.
+        let _saving = self.saving.blocking_lock();
+        self.runtime.shutdown_background();
+    }
+
     /// Save the cache file (a warning when it fails).
     pub fn save_cache(&self) {
         if let Some(path) = &self.cache_path
@@ -291,12 +316,14 @@ pub fn start_live(args: &CommonArgs, snapshot: Snapshot) -> Result<LiveEnv> {
     if !snapshot.is_empty() {
         service.cache().load_snapshot(snapshot, Utc::now());
     }
+    let saving = Arc::new(tokio::sync::Mutex::new(()));
     if let Some(disk) = refresh {
         runtime.spawn(refresh_bootstrap(
             Arc::clone(&service),
             args.live.bootstrap_url.clone(),
             disk,
             args.live.allow_insecure_rdap,
+            Arc::clone(&saving),
         ));
     }
     if let Some(path) = cache_path.clone() {
@@ -322,6 +349,7 @@ pub fn start_live(args: &CommonArgs, snapshot: Snapshot) -> Result<LiveEnv> {
         runtime,
         service,
         cache_path,
+        saving,
     })
 }
 
@@ -407,8 +435,7 @@ pub fn enrich_live(
         cache_entries,
         failed_inputs: failed.load(Ordering::Relaxed),
     };
-    // Lookups still running are abandoned; their events were written as pending.
-    env.runtime.shutdown_background();
+    env.shutdown();
     Ok(report)
 }
 

@@ -445,7 +445,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     drop(_guard);
     if let Some(env) = env {
-        env.runtime.shutdown_background();
+        env.shutdown();
     }
     if let Some(rt) = own_runtime {
         rt.shutdown_background();
