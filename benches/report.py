@@ -299,6 +299,10 @@ def main():
     for n in notes:
         w(n)
         w("")
+    w("Where the time goes, and why the throughput targets are missed (the JSON scan "
+      "already costs what validation costs; names seen for the first time cost the "
+      "rest): [performance.md](performance.md).")
+    w("")
 
     if live:
         m = re.search(r"--offline with no data, ([\d,]+) events/s", live)
