@@ -255,7 +255,10 @@ fn strip_port(s: &str) -> Result<&str, SkipReason> {
     let Some(colon) = s.bytes().rposition(|b| b == b':') else {
         return Ok(s);
     };
-    let (host, port) = (s.get(..colon).unwrap_or(""), s.get(colon + 1..).unwrap_or(""));
+    let (host, port) = (
+        s.get(..colon).unwrap_or(""),
+        s.get(colon + 1..).unwrap_or(""),
+    );
     if !host.bytes().any(|b| b == b':') {
         if !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) {
             Ok(host)
@@ -318,9 +321,9 @@ fn valid_host_name(name: &str) -> bool {
         (i == 0 && label == b"*")
             || !label.is_empty()
                 && label.len() <= MAX_LABEL_LEN
-                && label
-                    .iter()
-                    .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+                && label.iter().all(|&b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                })
     })
 }
 
@@ -367,7 +370,10 @@ fn registered_domain_start(name: &str) -> Result<usize, SkipReason> {
     // The label before the suffix starts after the previous dot.
     let before = name.len() - suffix_len - 1;
     let head = name.get(..before).ok_or(SkipReason::InvalidName)?;
-    let start = head.bytes().rposition(|b| b == b'.').map_or(0, |dot| dot + 1);
+    let start = head
+        .bytes()
+        .rposition(|b| b == b'.')
+        .map_or(0, |dot| dot + 1);
     let domain = name.get(start..).ok_or(SkipReason::InvalidName)?;
     if !labels(domain).all(valid_ldh_label) {
         return Err(SkipReason::InvalidName);
