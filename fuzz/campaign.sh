@@ -16,15 +16,7 @@ deadline=${DEADLINE:-0}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(enrich_line rdap fluent_bit registrations detect domain)
 [ -d fuzz/corpus ] || bash fuzz/seed.sh
-cargo +nightly fuzz build
-if printf '%s\n' "${targets[@]}" | grep -qx proxy_wasm; then
-    cargo +nightly fuzz build --features wasm-harness proxy_wasm
-    # The module it runs (the harness's default path), unless one is given.
-    if [ -z "${DOMREG_PROXY_WASM:-}" ]; then
-        rustup target add wasm32-wasip1 >/dev/null
-        cargo build -p domreg-proxy-wasm --target wasm32-wasip1 --profile wasm --locked
-    fi
-fi
+source fuzz/build.sh "${targets[@]}"
 printf 'target\tchunk\tseconds\truns\tcov_start\tcov_end\tcorpus\n'
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/regressions/$t"
