@@ -16,12 +16,12 @@ deadline=${DEADLINE:-0}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(enrich_line rdap fluent_bit registrations detect domain)
 [ -d fuzz/corpus ] || bash fuzz/seed.sh
-source fuzz/build.sh "${targets[@]}"
+source fuzz/common.sh
+fuzz_build "${targets[@]}"
 printf 'target\tchunk\tseconds\truns\tcov_start\tcov_end\tcorpus\n'
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/regressions/$t"
-    features=()
-    [ "$t" = proxy_wasm ] && features=(--features wasm-harness)
+    read -ra features <<<"$(fuzz_opts "$t")"
     for ((i = 1; i <= max_chunks; i++)); do
         if [ "$deadline" -gt 0 ] && [ "$(date +%s)" -ge "$deadline" ]; then
             echo "campaign: deadline reached before $t chunk $i" >&2

@@ -8,11 +8,11 @@
 #   bash fuzz/keep.sh enrich_line rdap
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source fuzz/common.sh
 [ $# -gt 0 ] || { echo "usage: bash fuzz/keep.sh TARGET..." >&2; exit 2; }
 for t in "$@"; do
     [ -d "fuzz/corpus/$t" ] || { echo "keep: no fuzz/corpus/$t" >&2; exit 1; }
-    features=()
-    [ "$t" = proxy_wasm ] && features=(--features wasm-harness)
+    read -ra features <<<"$(fuzz_opts "$t")"
     cargo +nightly fuzz cmin "${features[@]}" "$t" "fuzz/corpus/$t" -- -max_len=65536 -rss_limit_mb=2048 >/dev/null 2>&1
     rm -rf "fuzz/corpus-kept/$t"
     mkdir -p "fuzz/corpus-kept/$t"

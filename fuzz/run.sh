@@ -8,20 +8,21 @@
 # first, and tests/fuzz_regressions.rs replays the core targets' on stable.
 #
 # proxy_wasm runs the real proxy-wasm module in the wasmtime harness: it is
-# built with the fuzz crate's `wasm-harness` feature and runs the module
-# at DOMREG_PROXY_WASM, or else the one this script builds (cargo build -p
-# domreg-proxy-wasm --target wasm32-wasip1 --profile wasm).
+# built with the fuzz crate's `wasm-harness` feature, in fuzz/target-wasm
+# (fuzz/common.sh), and runs the module at DOMREG_PROXY_WASM, or else the
+# one this script builds (cargo build -p domreg-proxy-wasm --target
+# wasm32-wasip1 --profile wasm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECS:-60}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(enrich_line detect domain rdap registrations fluent_bit proxy_wasm)
 [ -d fuzz/corpus ] || bash fuzz/seed.sh
-source fuzz/build.sh "${targets[@]}"
+source fuzz/common.sh
+fuzz_build "${targets[@]}"
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/regressions/$t"
-    features=()
-    [ "$t" = proxy_wasm ] && features=(--features wasm-harness)
+    read -ra features <<<"$(fuzz_opts "$t")"
     log=$(mktemp)
     if ! cargo +nightly fuzz run "${features[@]}" "$t" "fuzz/corpus/$t" "fuzz/regressions/$t" -- \
         -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
