@@ -34,7 +34,7 @@ FQDNS = 200_000
 DOMAINS = 50_000
 PER_FORMAT = 100_000
 RSS_SIZES = (100_000, 1_000_000)
-VERSION = 1  # bump when the output changes, to regenerate cached traces
+VERSION = 2  # bump when the output changes, to regenerate cached traces
 
 # Registered-domain suffixes and their shares.
 SUFFIXES = [
@@ -94,7 +94,7 @@ def load_templates():
     ]).replace('"id.orig_p":0', '"id.orig_p":@N@').replace('"trans_id":0', '"trans_id":@M@')
     sdns = json.loads(sample("examples/logs/suricata-dns-v3.ndjson", '"type":"response"'))
     t["suricata_dns"] = template(sdns, [
-        (["timestamp"], "@TS@"), (["flow_id"], 0), (["src_ip"], "10.0.0.1"),
+        (["timestamp"], "@STS@"), (["flow_id"], 0), (["src_ip"], "10.0.0.1"),
         (["dest_ip"], "@IP@"), (["dns", "queries"], [{"rrname": "@NAME@", "rrtype": "A"}]),
         (["dns", "answers"], [{"rrname": "@NAME@", "rrtype": "CNAME", "ttl": 300,
                                "rdata": "@ANSWER@"}]),
@@ -102,7 +102,7 @@ def load_templates():
     stls = json.loads(sample("tests/fixtures/samples/suricata-eve-http-tls.ndjson",
                              '"event_type":"tls"'))
     t["suricata_tls"] = template(stls, [
-        (["timestamp"], "@TS@"), (["flow_id"], 0), (["src_ip"], "@IP@"),
+        (["timestamp"], "@STS@"), (["flow_id"], 0), (["src_ip"], "@IP@"),
         (["tls", "sni"], "@NAME@"), (["tls", "subject"], "CN=@NAME@, O=Example Inc., C=US"),
     ]).replace('"flow_id":0', '"flow_id":@N@')
     ecs = json.loads(sample("tests/fixtures/samples/ecs-dns.ndjson", '"question"'))
@@ -113,7 +113,7 @@ def load_templates():
         (["dns", "grouped", "ip"], ["@ANSIP@"]), (["winlog", "record_id"], 0),
     ]).replace('"record_id":0', '"record_id":@N@')
     sysmon = json.loads(sample("tests/fixtures/samples/sysmon-eid22.ndjson", "QueryName"))
-    sysmon["message"] = "Dns query:\nRuleName: \nUtcTime: @TS@\nQueryName: @NAME@\nQueryStatus: 0"
+    sysmon["message"] = "Dns query:\nRuleName: \nUtcTime: @UTS@\nQueryName: @NAME@\nQueryStatus: 0"
     t["sysmon"] = template(sysmon, [
         (["@timestamp"], "@TS@"), (["winlog", "event_data", "QueryName"], "@NAME@"),
         (["winlog", "event_data", "QueryResults"], "::ffff:@ANSIP@;"),
@@ -176,9 +176,13 @@ class Names:
 
 
 def fill(tpl, rng, i, name):
-    ts = f"2026-11-24T{(i // 3_600_000) % 24:02d}:{(i // 60_000) % 60:02d}:{(i // 1000) % 60:02d}.{i % 1000:03d}123Z"
+    day, hms = "2026-11-24", f"{(i // 3_600_000) % 24:02d}:{(i // 60_000) % 60:02d}:{(i // 1000) % 60:02d}"
+    # Each format's own form: Zeek and ECS in UTC with `Z`, Suricata with
+    # a numeric offset, Sysmon's UtcTime with a space and milliseconds.
     return (tpl.replace("@NAME@", name)
-               .replace("@TS@", ts)
+               .replace("@TS@", f"{day}T{hms}.{i % 1000:03d}123Z")
+               .replace("@STS@", f"{day}T{hms}.{i % 1000:03d}123+0000")
+               .replace("@UTS@", f"{day} {hms}.{i % 1000:03d}")
                .replace("@EPOCH@", f"{1795478400 + i // 1000}.{i % 1000:03d}")
                .replace("@UID@", f"C{rng.getrandbits(64):016x}"[:18])
                .replace("@IP@", f"10.{i % 7}.{(i >> 3) % 250}.{i % 250 + 1}")

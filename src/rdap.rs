@@ -174,7 +174,7 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     if s.is_empty() || s.len() > 64 || !s.is_ascii() {
         return None;
     }
-    utc_fast(s).or_else(|| parse_date_general(s))
+    fixed_width(s, true).or_else(|| parse_date_general(s))
 }
 
 /// [`parse_date`] without the fast path: chrono's parsers over every form
@@ -204,42 +204,123 @@ fn parse_date_general(s: &str) -> Option<DateTime<Utc>> {
 /// anything else, which the caller then hands to chrono. On the strings it
 /// accepts it gives what `DateTime::parse_from_rfc3339` gives.
 pub fn utc_fast(s: &str) -> Option<DateTime<Utc>> {
-    let b = s.as_bytes();
-    let (head, rest) = b.split_at_checked(19)?;
-    let num = |from: usize, len: usize| -> Option<u32> {
-        let digits = head.get(from..from + len)?;
-        digits.iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    let punct = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if !punct.iter().all(|&(i, c)| head.get(i) == Some(&c)) {
+    fixed_width(s, false)
+}
+
+/// The fixed-width forms, read without chrono's general parsers:
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (1 to 9 fraction digits, seconds
+/// below 60) and, when `wide`, also with a space for the `T`, and with an
+/// offset `±HH:MM` or `±HHMM` (hours below 24, minutes below 60) or no zone
+/// at all (UTC) for the `Z`: the event times of Suricata
+/// (`2018-07-05T15:01:09.820360-0400`), Sysmon (`2019-07-18 03:34:01.239`)
+/// and most JSON logs. None for anything else. On what it accepts it gives
+/// what [`parse_date_general`] gives (about 3,000 instructions fewer on a
+/// Suricata time).
+fn fixed_width(s: &str, wide: bool) -> Option<DateTime<Utc>> {
+    let (head, rest) = s.as_bytes().split_first_chunk::<19>()?;
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        m0,
+        m1,
+        b'-',
+        d0,
+        d1,
+        sep,
+        h0,
+        h1,
+        b':',
+        i0,
+        i1,
+        b':',
+        s0,
+        s1,
+    ] = *head
+    else {
         return None;
+    };
+    match sep {
+        b'T' => {}
+        b' ' if wide => {}
+        _ => return None,
     }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let year = digits(&[y0, y1, y2, y3])?;
+    let (month, day) = (digits(&[m0, m1])?, digits(&[d0, d1])?);
+    let (hour, minute, second) = (digits(&[h0, h1])?, digits(&[i0, i1])?, digits(&[s0, s1])?);
     if second >= 60 {
         return None;
     }
-    let nanos = match rest {
-        [b'Z'] => 0,
-        [b'.', fraction @ .., b'Z'] if (1..=9).contains(&fraction.len()) => {
+    let (nanos, zone) = match rest {
+        [b'.', tail @ ..] => {
+            // Nanoseconds per unit of the last digit, by the digits' count.
+            const SCALE: [u32; 10] = [
+                0,
+                100_000_000,
+                10_000_000,
+                1_000_000,
+                100_000,
+                10_000,
+                1_000,
+                100,
+                10,
+                1,
+            ];
             let mut n = 0u32;
-            for &d in fraction {
-                if !d.is_ascii_digit() {
-                    return None;
+            let mut len = 0;
+            for &d in tail.iter().take(10) {
+                let v = d.wrapping_sub(b'0');
+                if v >= 10 {
+                    break;
                 }
-                n = n * 10 + u32::from(d - b'0');
+                if len == 9 {
+                    len = 10;
+                    break;
+                }
+                n = n * 10 + u32::from(v);
+                len += 1;
             }
-            // `fraction.len() <= 9`: the exponent is at most 8.
-            n * 10u32.pow(9 - fraction.len() as u32)
+            // 1 to 9 digits: none, or a tenth, gives None.
+            let scale = SCALE.get(len).copied().filter(|&s| s > 0)?;
+            (n * scale, tail.get(len..)?)
+        }
+        _ => (0, rest),
+    };
+    let offset = match *zone {
+        [b'Z'] => 0,
+        [] if wide => 0,
+        [sign @ (b'+' | b'-'), h0, h1, b':', m0, m1] | [sign @ (b'+' | b'-'), h0, h1, m0, m1]
+            if wide =>
+        {
+            let (hours, minutes) = (digits(&[h0, h1])?, digits(&[m0, m1])?);
+            if hours >= 24 || minutes >= 60 {
+                return None;
+            }
+            let seconds = i64::from(hours * 3600 + minutes * 60);
+            if sign == b'-' { -seconds } else { seconds }
         }
         _ => return None,
     };
     // `year < 10_000`: the cast cannot wrap.
-    NaiveDate::from_ymd_opt(year as i32, month, day)?
-        .and_hms_nano_opt(hour, minute, second, nanos)
+    let local = NaiveDate::from_ymd_opt(year as i32, month, day)?
+        .and_hms_nano_opt(hour, minute, second, nanos)?;
+    if offset == 0 {
+        return Some(local.and_utc());
+    }
+    local
+        .checked_sub_signed(chrono::TimeDelta::seconds(offset))
         .map(|t| t.and_utc())
+}
+
+/// The number that ASCII digits spell (at most 9 of them); None when a byte
+/// is not a digit.
+fn digits(ds: &[u8]) -> Option<u32> {
+    ds.iter().try_fold(0u32, |n, &d| {
+        let v = d.wrapping_sub(b'0');
+        (v < 10).then(|| n * 10 + u32::from(v))
+    })
 }
 
 /// `deserialize_with` for the optional times of a [`Registration`]: what
@@ -865,6 +946,95 @@ mod tests {
                 .map_err(|e| e.to_string());
             assert_eq!(ours, theirs, "{v}");
         }
+    }
+
+    #[test]
+    fn fixed_width_agrees_with_chrono() {
+        let dates = [
+            "2026-11-24",
+            "0000-01-01",
+            "9999-12-31",
+            "2024-02-29",
+            "2023-02-29",
+        ];
+        let seps = ["T", "t", " ", "_"];
+        let times = ["13:07:59", "00:00:00", "23:59:60", "24:00:00", "1:07:59"];
+        let fractions = [
+            "",
+            ".",
+            ".1",
+            ".123",
+            ".123456",
+            ".123456789",
+            ".1234567891",
+            ".12a",
+        ];
+        let zones = [
+            "",
+            "Z",
+            "z",
+            "+00:00",
+            "-00:00",
+            "-04:00",
+            "+05:30",
+            "+0530",
+            "-0400",
+            "+0000",
+            "+23:59",
+            "-2359",
+            "+24:00",
+            "-2400",
+            "+12:60",
+            "+1260",
+            "+1",
+            "+01",
+            "+01:0",
+            "+010",
+            "+0100Z",
+            " Z",
+            " +0100",
+            "UTC",
+            "+01:00:00",
+            "+0a:00",
+            "--0400",
+        ];
+        let mut fast = 0;
+        for date in dates {
+            for sep in seps {
+                for time in times {
+                    for fraction in fractions {
+                        for zone in zones {
+                            let s = format!("{date}{sep}{time}{fraction}{zone}");
+                            assert_eq!(parse_date(&s), parse_date_chrono(&s), "{s}");
+                            if let Some(t) = fixed_width(&s, true) {
+                                fast += 1;
+                                assert_eq!(Some(t), parse_date_general(&s), "{s}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(fast > 500, "the fast path took only {fast} of the forms");
+        // The real forms take the fast path.
+        for s in [
+            "2018-07-05T15:01:09.820360-0400",
+            "2019-07-18 03:34:01.239",
+            "2019-07-18T03:34:02.0252239Z",
+            "2018-03-24T17:15:20.865716Z",
+            "2026-11-24T00:00:00+00:00",
+        ] {
+            assert!(fixed_width(s, true).is_some(), "{s}");
+            assert_eq!(parse_date(s), parse_date_chrono(s), "{s}");
+        }
+        assert_eq!(
+            parse_date("2018-07-05T15:01:09.820360-0400"),
+            Some(dt("2018-07-05T19:01:09.820360Z"))
+        );
+        // A record's times keep the strict form: no space, no bare time.
+        assert!(utc_fast("2019-07-18 03:34:01.239Z").is_none());
+        assert!(utc_fast("2019-07-18T03:34:01.239").is_none());
+        assert!(utc_fast("2019-07-18T03:34:01+00:00").is_none());
     }
 
     #[derive(serde::Deserialize)]
