@@ -5,8 +5,8 @@
 # fuzz_opts TARGET prints the options `cargo fuzz` takes for TARGET.
 # proxy_wasm is built with the fuzz crate's `wasm-harness` feature, in a
 # target directory of its own (fuzz/target-wasm): its sanitizer build of
-# wasmtime takes most of an hour on two cores, and there it neither waits
-# on the native targets' build lock nor is rebuilt when they are.
+# wasmtime takes about 12 minutes on two free cores, and there it neither
+# waits on the native targets' build lock nor is rebuilt when they are.
 fuzz_opts() {
     if [ "$1" = proxy_wasm ]; then
         echo --target-dir fuzz/target-wasm --features wasm-harness
