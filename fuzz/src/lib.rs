@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use domreg::cache::{CacheConfig, RegistrationCache};
 use domreg::config::Config;
 use domreg::domain::{Analysis, MAX_NAME_LEN, analyze};
-use domreg::enrich::{Enricher, Lookup, Outcome};
+use domreg::enrich::{Enricher, Lookup, LookupResult, Outcome};
 use domreg::format::FormatChoice;
 use domreg::rdap::{merge, parse_domain};
 use domreg::snapshot::Snapshot;
@@ -55,7 +55,8 @@ pub fn first_line(data: &[u8]) -> &[u8] {
 
 /// Enrich `line`, check the output's invariants, then enrich the output
 /// again and check that a second pass changes nothing (idempotence).
-pub fn enrich_and_check(enricher: &mut Enricher, line: &[u8], lookup: &mut dyn Lookup) {
+/// Returns the first output.
+pub fn enrich_and_check(enricher: &mut Enricher, line: &[u8], lookup: &mut dyn Lookup) -> Vec<u8> {
     let mut out = Vec::new();
     let outcome = enricher.enrich_line(line, lookup, now(), &mut out);
     let body = check_output(line, &out, outcome);
@@ -64,14 +65,14 @@ pub fn enrich_and_check(enricher: &mut Enricher, line: &[u8], lookup: &mut dyn L
         let mut again = Vec::new();
         let second = enricher.enrich_line(body, lookup, now(), &mut again);
         let body2 = check_output(body, &again, second);
-        let (Ok(a), Ok(b)) = (
+        if let (Ok(a), Ok(b)) = (
             serde_json::from_slice::<Value>(body),
             serde_json::from_slice::<Value>(body2),
-        ) else {
-            return;
-        };
-        assert_eq!(a, b, "enriching twice changed the event");
+        ) {
+            assert_eq!(a, b, "enriching twice changed the event");
+        }
     }
+    out
 }
 
 /// Check one line's output against its input; returns the output line
@@ -136,17 +137,47 @@ pub fn check_output<'o>(line: &[u8], out: &'o [u8], outcome: Outcome) -> &'o [u8
 ///
 /// The enricher and the registrations are built once per thread: the
 /// enricher's caches are meant to be invisible, and a fuzzer that keeps
-/// them between inputs checks that too.
+/// them between inputs checks that too. A second enricher asks a source
+/// that names no generation ([`Fresh`]), so it renders every member afresh;
+/// the first one's output, which reuses what it rendered for earlier
+/// events (of the same name or of another name of the same registered
+/// domain), must be the same bytes.
 pub fn enrich_line(data: &[u8]) {
+    type State = (Enricher, Enricher, Snapshot);
     thread_local! {
-        static STATE: RefCell<Option<(Enricher, Snapshot)>> =
-            RefCell::new(enricher(&[]).map(|e| (e, snapshot())));
+        static STATE: RefCell<Option<State>> = RefCell::new(
+            enricher(&[]).zip(enricher(&[])).map(|(a, b)| (a, b, snapshot())),
+        );
     }
     STATE.with_borrow_mut(|state| {
-        if let Some((enricher, snapshot)) = state {
-            enrich_and_check(enricher, first_line(data), snapshot);
+        if let Some((kept, fresh, snapshot)) = state {
+            let line = first_line(data);
+            let out = enrich_and_check(kept, line, snapshot);
+            let mut again = Vec::new();
+            fresh.enrich_line(line, &mut Fresh(snapshot), now(), &mut again);
+            // Compared as bytes; shown as text when they differ.
+            if out != again {
+                panic!(
+                    "a reused member differs from one rendered afresh:\n{}\n{}",
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(&again)
+                );
+            }
         }
     });
+}
+
+/// A snapshot that names no [`Lookup::generation`]: an enricher asks it
+/// for every event and keeps nothing it rendered.
+pub struct Fresh<'a>(pub &'a Snapshot);
+
+impl Lookup for Fresh<'_> {
+    fn lookup(&mut self, domain: &str) -> LookupResult<'_> {
+        match self.0.get(domain) {
+            Some(reg) => LookupResult::Found(reg),
+            None => LookupResult::Miss,
+        }
+    }
 }
 
 /// Custom `--field` paths (the input's first line, comma-separated) and a
