@@ -994,9 +994,20 @@ mod tests {
                 0, 1, 99, 100, 101, 35_999, 36_000, 49_999, 50_000, 50_001, 86_399,
             ] {
                 let ts = at(day, second).timestamp();
-                for name in ["www.young.com", "young.com", "www.young.com"] {
+                // Names of one domain, one of them a whois service, and a
+                // name seen in two formats (two fields).
+                for name in [
+                    "www.young.com",
+                    "young.com",
+                    "whois.young.com",
+                    "www.young.com",
+                ] {
                     lines.push(format!(r#"{{"ts":{ts},"uid":"C","query":"{name}"}}"#));
                 }
+                let iso = at(day, second).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                lines.push(format!(
+                    r#"{{"@timestamp":"{iso}","dns":{{"question":{{"name":"www.young.com"}}}}}}"#
+                ));
             }
         }
         let render = |lookup: &mut dyn Lookup, lines: &[String]| {
@@ -1011,6 +1022,11 @@ mod tests {
         assert_eq!(reused, render(&mut Fresh(&snapshot), &lines));
         assert!(reused.contains(r#""expires_in_days":0"#), "{reused}");
         assert!(reused.contains(r#""expires_in_days":-1"#), "{reused}");
+        assert!(reused.contains(r#""whois_recon""#), "{reused}");
+        assert!(
+            reused.contains(r#""field":"dns.question.name""#),
+            "{reused}"
+        );
 
         // A change to the snapshot is seen by the next event.
         let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
