@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 use crate::config::Config;
 use crate::domain::{self, Analysis, SkipReason};
@@ -334,8 +335,10 @@ struct NameEntry {
     /// cache key, `..key_len`); the start of its `domreg` member
     /// (`"domreg":{"name":...` with the Unicode form and the registered
     /// domain when there are; `head_len` bytes); and with a memo, the rest
-    /// of the member (to `memo.member_end`), then the memo's field.
-    bytes: Vec<u8>,
+    /// of the member (to `memo.member_end`), then the memo's field. Kept in
+    /// the entry itself up to [`ENTRY_BYTES`], so that a hit reads the
+    /// entry and its bytes as one run instead of following a pointer.
+    bytes: SmallVec<[u8; ENTRY_BYTES]>,
     key_len: usize,
     head_len: usize,
     /// The whole member last rendered for it, while valid.
@@ -360,7 +363,12 @@ struct Memo {
 impl NameEntry {
     /// The entry for `name`, in the allocations of `old` (an evicted entry:
     /// its box, its bytes and its name's string) when there is one.
-    fn new(old: Option<Box<NameEntry>>, name: &str, risk: &RiskEngine) -> Box<NameEntry> {
+    fn new(
+        old: Option<Box<NameEntry>>,
+        name: &str,
+        risk: &RiskEngine,
+        scratch: &mut Vec<u8>,
+    ) -> Box<NameEntry> {
         const NONE: Analysis<'static> = Analysis::Skip {
             name: std::borrow::Cow::Borrowed(""),
             reason: SkipReason::Wildcard,
@@ -369,9 +377,7 @@ impl NameEntry {
             Box::new(NameEntry {
                 analysis: NONE,
                 whois: false,
-                // Room for the name and its domain, escaped or not; a memo
-                // grows it.
-                bytes: Vec::with_capacity(3 * name.len() + 64),
+                bytes: SmallVec::new(),
                 key_len: 0,
                 head_len: 0,
                 memo: None,
@@ -379,19 +385,22 @@ impl NameEntry {
         });
         let buffer = std::mem::replace(&mut entry.analysis, NONE).into_buffer();
         let analysis = domain::analyze(name).into_owned_in(buffer);
-        let bytes = &mut entry.bytes;
-        bytes.clear();
-        bytes.extend_from_slice(name.as_bytes());
+        scratch.clear();
         entry.whois = match &analysis {
             Analysis::Lookup(t) => {
-                output::write_domreg_head(bytes, &t.name, Some(t.domain()));
+                output::write_domreg_head(scratch, &t.name, Some(t.domain()));
                 risk.is_whois_service(&t.name)
             }
             Analysis::Skip { name, .. } => {
-                output::write_domreg_head(bytes, truncate(name, domain::MAX_NAME_LEN), None);
+                output::write_domreg_head(scratch, truncate(name, domain::MAX_NAME_LEN), None);
                 false
             }
         };
+        let bytes = &mut entry.bytes;
+        bytes.clear();
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.extend_from_slice(scratch);
+        scratch.clear();
         entry.key_len = name.len();
         entry.head_len = bytes.len() - name.len();
         entry.analysis = analysis;
@@ -437,14 +446,20 @@ impl names::Keyed for NameEntry {
     }
 }
 
-/// Names whose analysis (and last rendered member, about 600 bytes with
-/// it) is kept: 65,536 (about 40 MB when full) natively; 8,192 in the WASM
-/// filters, whose hosts give each filter instance a few MiB.
+/// Names whose analysis (and last rendered member) is kept: 65,536 natively
+/// (entries of about 790 bytes with [`ENTRY_BYTES`] in them: about 50 MB
+/// when full); 8,192 in the WASM filters (about 6.5 MB), whose hosts give
+/// each filter instance little memory.
 const NAME_CACHE: usize = if cfg!(target_arch = "wasm32") {
     8_192
 } else {
     65_536
 };
+
+/// Bytes of a name entry (name, member, field: about 480 to 640 on the
+/// benchmark's Zeek trace) kept in the entry itself; longer ones spill to
+/// the heap.
+const ENTRY_BYTES: usize = 640;
 
 /// Registered domains whose rendered `registration` object is kept.
 const ANALYSIS_CACHE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(8192) {
@@ -587,9 +602,9 @@ impl Enricher {
         // Names repeat (Zipf): analyse each once, with its whois match and
         // the start of its `domreg` member (name and domain) rendered.
         let risk_engine = &self.risk;
-        let entry = self
-            .analyses
-            .get_or_insert_mut(name, |old| NameEntry::new(old, name, risk_engine));
+        let entry = self.analyses.get_or_insert_mut(name, |old| {
+            NameEntry::new(old, name, risk_engine, &mut member)
+        });
         let generation = lookup.generation();
         // `memo`: the whole member, kept from an earlier event (written
         // from where it is kept, not copied into `member` first).
@@ -956,7 +971,7 @@ mod tests {
         };
         for first in names {
             for second in names {
-                let mut old = NameEntry::new(None, first, &e.risk);
+                let mut old = NameEntry::new(None, first, &e.risk, &mut Vec::new());
                 let member = [old.head(), b"\"lookup\":\"hit\"}"].concat();
                 let memo = Memo {
                     generation: 7,
@@ -969,8 +984,8 @@ mod tests {
                 };
                 old.set_memo(memo, &member, "query");
                 assert!(old.memo(Some(7), "query", 5).is_some());
-                let reused = NameEntry::new(Some(old), second, &e.risk);
-                let fresh = NameEntry::new(None, second, &e.risk);
+                let reused = NameEntry::new(Some(old), second, &e.risk, &mut Vec::new());
+                let fresh = NameEntry::new(None, second, &e.risk, &mut Vec::new());
                 assert_eq!(view(&reused), view(&fresh), "{first:?} then {second:?}");
                 assert_eq!(names::Keyed::key(&*reused), second.as_bytes());
             }
