@@ -315,8 +315,12 @@ pub struct Enricher {
     stats: Stats,
     scratch: Vec<u8>,
     /// Recent names and their analysis (registered domain or skip reason)
-    /// with their `whois_recon` match.
-    analyses: names::NameCache<NameEntry>,
+    /// with their `whois_recon` match, and the member last rendered for
+    /// each: for a [`Lookup`] that names a generation.
+    analyses: names::NameCache<NameEntry<ENTRY_BYTES>>,
+    /// The same without the members (which are not kept): for a [`Lookup`]
+    /// that names no generation (the live cache).
+    plain: names::NameCache<NameEntry<PLAIN_BYTES>>,
     /// The `threat` JSON of each rule set seen (at most 2^9 of them).
     threats: HashMap<RuleSet, Option<Box<[u8]>>, foldhash::fast::RandomState>,
     /// Recent registered domains: the record last seen and its
@@ -325,8 +329,9 @@ pub struct Enricher {
     templates: lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
 }
 
-/// What is kept of a name seen recently.
-struct NameEntry {
+/// What is kept of a name seen recently, with room for `N` bytes in the
+/// entry itself.
+struct NameEntry<const N: usize> {
     /// Its registered domain, or why it has none.
     analysis: Analysis<'static>,
     /// The registered domain is a `whois_recon` service.
@@ -338,7 +343,7 @@ struct NameEntry {
     /// of the member (to `memo.member_end`), then the memo's field. Kept in
     /// the entry itself up to [`ENTRY_BYTES`], so that a hit reads the
     /// entry and its bytes as one run instead of following a pointer.
-    bytes: SmallVec<[u8; ENTRY_BYTES]>,
+    bytes: SmallVec<[u8; N]>,
     key_len: usize,
     head_len: usize,
     /// The whole member last rendered for it, while valid.
@@ -360,15 +365,15 @@ struct Memo {
     member_end: usize,
 }
 
-impl NameEntry {
+impl<const N: usize> NameEntry<N> {
     /// The entry for `name`, in the allocations of `old` (an evicted entry:
     /// its box, its bytes and its name's string) when there is one.
     fn new(
-        old: Option<Box<NameEntry>>,
+        old: Option<Box<NameEntry<N>>>,
         name: &str,
         risk: &RiskEngine,
         scratch: &mut Vec<u8>,
-    ) -> Box<NameEntry> {
+    ) -> Box<NameEntry<N>> {
         const NONE: Analysis<'static> = Analysis::Skip {
             name: std::borrow::Cow::Borrowed(""),
             reason: SkipReason::Wildcard,
@@ -440,7 +445,7 @@ impl NameEntry {
     }
 }
 
-impl names::Keyed for NameEntry {
+impl<const N: usize> names::Keyed for NameEntry<N> {
     fn key(&self) -> &[u8] {
         self.bytes.get(..self.key_len).unwrap_or(&[])
     }
@@ -448,8 +453,9 @@ impl names::Keyed for NameEntry {
 
 /// Names whose analysis (and last rendered member) is kept: 65,536 natively
 /// (entries of about 790 bytes with [`ENTRY_BYTES`] in them: about 50 MB
-/// when full); 8,192 in the WASM filters (about 6.5 MB), whose hosts give
-/// each filter instance little memory.
+/// when full, or with [`PLAIN_BYTES`] about 20 MB); 8,192 in the WASM
+/// filters (about 6.5 MB), whose hosts give each filter instance little
+/// memory.
 const NAME_CACHE: usize = if cfg!(target_arch = "wasm32") {
     8_192
 } else {
@@ -457,9 +463,13 @@ const NAME_CACHE: usize = if cfg!(target_arch = "wasm32") {
 };
 
 /// Bytes of a name entry (name, member, field: about 480 to 640 on the
-/// benchmark's Zeek trace) kept in the entry itself; longer ones spill to
-/// the heap.
+/// benchmark's Zeek trace) kept in the entry itself, so that a hit reads
+/// the entry and its member as one run; longer ones spill to the heap.
 const ENTRY_BYTES: usize = 640;
+
+/// The same for an entry that keeps no member (name and head: about 60 to
+/// 150 bytes).
+const PLAIN_BYTES: usize = 160;
 
 /// Registered domains whose rendered `registration` object is kept.
 const ANALYSIS_CACHE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(8192) {
@@ -487,6 +497,7 @@ impl Enricher {
             stats: Stats::default(),
             scratch: Vec::new(),
             analyses: names::NameCache::new(NAME_CACHE),
+            plain: names::NameCache::new(NAME_CACHE),
             threats: HashMap::default(),
             templates: lru::LruCache::new(ANALYSIS_CACHE),
         })
@@ -596,102 +607,32 @@ impl Enricher {
         } = detected;
         let at = timestamp.unwrap_or(now);
 
-        // Build the `domreg` member in scratch, then splice.
+        // Build the `domreg` member in scratch, then splice. A source that
+        // names a generation lets a name keep its member between events, in
+        // entries with room for it; another source's names keep only the
+        // member's head, in small entries.
         let mut member = std::mem::take(&mut self.scratch);
         member.clear();
-        // Names repeat (Zipf): analyse each once, with its whois match and
-        // the start of its `domreg` member (name and domain) rendered.
-        let risk_engine = &self.risk;
-        let entry = self.analyses.get_or_insert_mut(name, |old| {
-            NameEntry::new(old, name, risk_engine, &mut member)
-        });
-        let generation = lookup.generation();
-        // `memo`: the whole member, kept from an earlier event (written
-        // from where it is kept, not copied into `member` first).
-        let (lookup_kind, skip_reason, threat, memo) = match &entry.analysis {
-            Analysis::Skip { reason, .. } => {
-                let reason = *reason;
-                member.extend_from_slice(entry.head());
-                output::write_domreg_tail(
-                    &mut member,
-                    &DomregMember {
-                        name: "",
-                        domain: None,
-                        field,
-                        lookup: LookupKind::Skipped,
-                        skip_reason: Some(reason),
-                        error: None,
-                        registration: None,
-                        risk: Default::default(),
-                    },
-                    None,
-                );
-                (LookupKind::Skipped, Some(reason), None, None)
-            }
-            Analysis::Lookup(_)
-                if let Some((m, bytes)) = entry.memo(generation, field, at.timestamp()) =>
-            {
-                // The same answer as for an earlier event: its member again.
-                (
-                    m.lookup,
-                    m.skip_reason,
-                    threat_json(&mut self.threats, m.rules),
-                    Some(bytes),
-                )
-            }
-            Analysis::Lookup(target) => {
-                member.extend_from_slice(entry.head());
-                let domain = target.domain();
-                let (result, rendered) = lookup.lookup_rendered(domain);
-                let (kind, known, error) = classify(result, at);
-                let skip_reason = (kind == LookupKind::Skipped).then_some(SkipReason::Overload);
-                let risk = self.risk.assess_with(entry.whois, known);
-                let registration = match known {
-                    Known::Registered(reg, days) => Some((reg, days)),
-                    _ => None,
-                };
-                let template = match rendered {
-                    Some(t) => Some(t),
-                    None => registration.and_then(|(reg, _)| template(&mut self.templates, reg)),
-                };
-                output::write_domreg_tail(
-                    &mut member,
-                    &DomregMember {
-                        name: &target.name,
-                        domain: Some(domain),
-                        field,
-                        lookup: kind,
-                        skip_reason,
-                        error,
-                        registration,
-                        risk,
-                    },
-                    template,
-                );
-                if let Some(generation) = generation {
-                    let (from, to) = match registration {
-                        Some((reg, _)) => Days::same_within(reg, at),
-                        None => (i64::MIN, i64::MAX),
-                    };
-                    let memo = Memo {
-                        generation,
-                        from,
-                        to,
-                        lookup: kind,
-                        skip_reason,
-                        rules: risk.rules,
-                        member_end: 0,
-                    };
-                    entry.set_memo(memo, &member, field);
-                }
-                (
-                    kind,
-                    skip_reason,
-                    threat_json(&mut self.threats, risk.rules),
-                    None,
-                )
-            }
+        let (lookup_kind, skip_reason, rules, memo) = if lookup.generation().is_some() {
+            render_member(
+                &mut self.analyses,
+                &self.risk,
+                &mut self.templates,
+                &mut member,
+                (name, field, at),
+                lookup,
+            )
+        } else {
+            render_member(
+                &mut self.plain,
+                &self.risk,
+                &mut self.templates,
+                &mut member,
+                (name, field, at),
+                lookup,
+            )
         };
+        let threat = rules.and_then(|rules| threat_json(&mut self.threats, rules));
         let rendered = memo.unwrap_or(&member);
 
         let result = if members_only {
@@ -715,6 +656,143 @@ impl Enricher {
             Err(reason) => Outcome::Passthrough(reason),
         }
     }
+}
+
+/// The `domreg` member of an event naming `name` in `field` at `at`: its
+/// lookup, skip reason and rules, and the member kept by the name's entry
+/// in `cache` (from an earlier event) or, when none holds, `None` with the
+/// member rendered into `member`. Entries with room for `N` bytes in them.
+fn render_member<'c, const N: usize>(
+    cache: &'c mut names::NameCache<NameEntry<N>>,
+    risk: &RiskEngine,
+    templates: &mut lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
+    member: &mut Vec<u8>,
+    (name, field, at): (&str, &str, DateTime<Utc>),
+    lookup: &mut dyn Lookup,
+) -> (
+    LookupKind,
+    Option<SkipReason>,
+    Option<RuleSet>,
+    Option<&'c [u8]>,
+) {
+    // Names repeat (Zipf): analyse each once, with its whois match and
+    // the start of its `domreg` member (name and domain) rendered.
+    let entry = cache.get_or_insert_mut(name, |old| NameEntry::new(old, name, risk, member));
+    let generation = lookup.generation();
+    let seconds = at.timestamp();
+    if entry.memo(generation, field, seconds).is_none() {
+        let (kind, skip_reason, rules, memo) = render_fresh(
+            entry,
+            risk,
+            templates,
+            member,
+            (field, at, generation),
+            lookup,
+        );
+        if let Some(memo) = memo {
+            entry.set_memo(memo, member, field);
+        }
+        return (kind, skip_reason, rules, None);
+    }
+    // The same answer as for an earlier event: its member again, written
+    // from where it is kept (not copied into `member` first).
+    let entry: &'c NameEntry<N> = entry;
+    match entry.memo(generation, field, seconds) {
+        Some((m, bytes)) => (m.lookup, m.skip_reason, Some(m.rules), Some(bytes)),
+        None => {
+            let (kind, skip_reason, rules, _) = render_fresh(
+                entry,
+                risk,
+                templates,
+                member,
+                (field, at, generation),
+                lookup,
+            );
+            (kind, skip_reason, rules, None)
+        }
+    }
+}
+
+/// Render `entry`'s member for an event at `at` naming it in `field` into
+/// `member`: its lookup, skip reason and rules, and the memo to keep it
+/// under when the lookup names a `generation`.
+fn render_fresh<const N: usize>(
+    entry: &NameEntry<N>,
+    risk: &RiskEngine,
+    templates: &mut lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
+    member: &mut Vec<u8>,
+    (field, at, generation): (&str, DateTime<Utc>, Option<u64>),
+    lookup: &mut dyn Lookup,
+) -> (
+    LookupKind,
+    Option<SkipReason>,
+    Option<RuleSet>,
+    Option<Memo>,
+) {
+    member.extend_from_slice(entry.head());
+    let target = match &entry.analysis {
+        Analysis::Skip { reason, .. } => {
+            output::write_domreg_tail(
+                member,
+                &DomregMember {
+                    name: "",
+                    domain: None,
+                    field,
+                    lookup: LookupKind::Skipped,
+                    skip_reason: Some(*reason),
+                    error: None,
+                    registration: None,
+                    risk: Default::default(),
+                },
+                None,
+            );
+            return (LookupKind::Skipped, Some(*reason), None, None);
+        }
+        Analysis::Lookup(target) => target,
+    };
+    let domain = target.domain();
+    let (result, rendered) = lookup.lookup_rendered(domain);
+    let (kind, known, error) = classify(result, at);
+    let skip_reason = (kind == LookupKind::Skipped).then_some(SkipReason::Overload);
+    let risk = risk.assess_with(entry.whois, known);
+    let registration = match known {
+        Known::Registered(reg, days) => Some((reg, days)),
+        _ => None,
+    };
+    let template = match rendered {
+        Some(t) => Some(t),
+        None => registration.and_then(|(reg, _)| template(templates, reg)),
+    };
+    output::write_domreg_tail(
+        member,
+        &DomregMember {
+            name: &target.name,
+            domain: Some(domain),
+            field,
+            lookup: kind,
+            skip_reason,
+            error,
+            registration,
+            risk,
+        },
+        template,
+    );
+    let memo = generation.map(|generation| {
+        let (from, to) = match registration {
+            Some((reg, _)) => Days::same_within(reg, at),
+            None => (i64::MIN, i64::MAX),
+        };
+        Memo {
+            generation,
+            from,
+            to,
+            lookup: kind,
+            skip_reason,
+            rules: risk.rules,
+            member_end: 0,
+        }
+    });
+    (kind, skip_reason, Some(risk.rules), memo)
 }
 
 /// Write `line` (a JSON object, as `scan` found it) with `member` and
@@ -948,6 +1026,9 @@ mod tests {
     #[test]
     fn evicted_entries_are_remade_in_full() {
         let e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+        // Up to a name whose entry outgrows the room kept in it (an IDN
+        // of 245 bytes: with its Unicode form, about 750 bytes).
+        let long_idn = format!("{}example", "xn--bcher-kva.".repeat(17));
         let names = [
             "www.young.com",
             "a-much-longer-name.under.several.labels.example.co.uk",
@@ -958,36 +1039,49 @@ mod tests {
             "xn--bcher-kva.example",
             "Mail.Example.COM.",
             "",
+            &long_idn,
         ];
-        let view = |n: &NameEntry| {
-            (
-                n.analysis.clone(),
-                n.whois,
-                n.bytes.clone(),
-                n.key_len,
-                n.head_len,
-                n.memo.is_some(),
-            )
-        };
-        for first in names {
-            for second in names {
-                let mut old = NameEntry::new(None, first, &e.risk, &mut Vec::new());
-                let member = [old.head(), b"\"lookup\":\"hit\"}"].concat();
-                let memo = Memo {
-                    generation: 7,
-                    from: 0,
-                    to: 10,
-                    lookup: LookupKind::Hit,
-                    skip_reason: None,
-                    rules: RuleSet::default(),
-                    member_end: 0,
-                };
-                old.set_memo(memo, &member, "query");
-                assert!(old.memo(Some(7), "query", 5).is_some());
-                let reused = NameEntry::new(Some(old), second, &e.risk, &mut Vec::new());
-                let fresh = NameEntry::new(None, second, &e.risk, &mut Vec::new());
-                assert_eq!(view(&reused), view(&fresh), "{first:?} then {second:?}");
-                assert_eq!(names::Keyed::key(&*reused), second.as_bytes());
+        check::<ENTRY_BYTES>(&e.risk, &names);
+        check::<PLAIN_BYTES>(&e.risk, &names);
+
+        fn check<const N: usize>(risk: &RiskEngine, names: &[&str]) {
+            let view = |n: &NameEntry<N>| {
+                (
+                    n.analysis.clone(),
+                    n.whois,
+                    n.bytes.to_vec(),
+                    n.key_len,
+                    n.head_len,
+                    n.memo.is_some(),
+                )
+            };
+            for &first in names {
+                for &second in names {
+                    let mut old = NameEntry::<N>::new(None, first, risk, &mut Vec::new());
+                    let member = [old.head(), b"\"lookup\":\"hit\"}"].concat();
+                    let memo = Memo {
+                        generation: 7,
+                        from: 0,
+                        to: 10,
+                        lookup: LookupKind::Hit,
+                        skip_reason: None,
+                        rules: RuleSet::default(),
+                        member_end: 0,
+                    };
+                    old.set_memo(memo, &member, "query");
+                    assert!(old.memo(Some(7), "query", 5).is_some());
+                    if first.len() > 200 {
+                        assert!(old.bytes.spilled(), "{N}: {} bytes", old.bytes.len());
+                    }
+                    let reused = NameEntry::new(Some(old), second, risk, &mut Vec::new());
+                    let fresh = NameEntry::<N>::new(None, second, risk, &mut Vec::new());
+                    assert_eq!(
+                        view(&reused),
+                        view(&fresh),
+                        "{N}: {first:?} then {second:?}"
+                    );
+                    assert_eq!(names::Keyed::key(&*reused), second.as_bytes());
+                }
             }
         }
     }
