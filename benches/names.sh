@@ -9,15 +9,13 @@
 #   bash benches/names.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/timing.sh
 RUNS=${RUNS:-5}
-W=target/bench-work
-mkdir -p "$W"
-[ -f "$W/zeek-dns.ndjson" ] || python3 benches/trace.py "$W" >&2
+bench_traces
 cargo build --release --locked -p domreg -p domreg-floor >&2
 python3 benches/names.py "$W/zeek-dns.ndjson" "$W/registrations.jsonl" "$W"
 BIN=target/release/domreg FLOOR=target/release/domreg-floor
 LINES=$(wc -l < "$W/names-same.ndjson")
-secs() { local s e; s=$(date +%s%N); "$@" > /dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000 )); }
 declare -A t
 for ((r = 0; r < RUNS; r++)); do
     t[startup]+="$(secs "$BIN" enrich --offline --registrations "$W/registrations.jsonl" -q /dev/null) "
@@ -26,7 +24,6 @@ for ((r = 0; r < RUNS; r++)); do
         t[domreg-$n]+="$(secs "$BIN" enrich --offline --registrations "$W/registrations.jsonl" -q "$W/names-$n.ndjson") "
     done
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 start=$(echo "${t[startup]}" | median)
 echo "$LINES lines a trace; median of $RUNS runs; domreg's start-up ($((start / 1000)) ms) subtracted"
 echo

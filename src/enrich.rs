@@ -452,7 +452,7 @@ impl<const N: usize> names::Keyed for NameEntry<N> {
 }
 
 /// Names whose analysis (and last rendered member) is kept: 65,536 natively
-/// (entries of about 790 bytes with [`ENTRY_BYTES`] in them: about 50 MB
+/// (entries of about 770 bytes with [`ENTRY_BYTES`] in them: about 50 MB
 /// when full, or with [`PLAIN_BYTES`] about 20 MB); 8,192 in the WASM
 /// filters (about 6.5 MB), whose hosts give each filter instance little
 /// memory.
@@ -699,6 +699,7 @@ fn render_member<'c, const N: usize>(
     let entry: &'c NameEntry<N> = entry;
     match entry.memo(generation, field, seconds) {
         Some((m, bytes)) => (m.lookup, m.skip_reason, Some(m.rules), Some(bytes)),
+        // Not reached (the memo held just above); rendered afresh, not kept.
         None => {
             let (kind, skip_reason, rules, _) = render_fresh(
                 entry,
