@@ -454,8 +454,7 @@ impl<const N: usize> names::Keyed for NameEntry<N> {
 /// Names whose analysis (and last rendered member) is kept: 65,536 natively
 /// (entries of about 770 bytes with [`ENTRY_BYTES`] in them: about 50 MB
 /// when full, or with [`PLAIN_BYTES`] about 20 MB); 8,192 in the WASM
-/// filters (about 6.5 MB), whose hosts give each filter instance little
-/// memory.
+/// filters, whose hosts give each filter instance little memory.
 const NAME_CACHE: usize = if cfg!(target_arch = "wasm32") {
     8_192
 } else {
@@ -464,12 +463,14 @@ const NAME_CACHE: usize = if cfg!(target_arch = "wasm32") {
 
 /// Bytes of a name entry (name, member, field: about 480 to 640 on the
 /// benchmark's Zeek trace) kept in the entry itself, so that a hit reads
-/// the entry and its member as one run; longer ones spill to the heap.
-const ENTRY_BYTES: usize = 640;
+/// the entry and its member as one run; longer ones spill to the heap. In
+/// the WASM filters, whose memory is scarcer than their time, none: the
+/// bytes stay on the heap, where an entry takes only what its bytes need.
+const ENTRY_BYTES: usize = if cfg!(target_arch = "wasm32") { 0 } else { 640 };
 
 /// The same for an entry that keeps no member (name and head: about 60 to
 /// 150 bytes).
-const PLAIN_BYTES: usize = 160;
+const PLAIN_BYTES: usize = if cfg!(target_arch = "wasm32") { 0 } else { 160 };
 
 /// Registered domains whose rendered `registration` object is kept.
 const ANALYSIS_CACHE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(8192) {
