@@ -681,15 +681,10 @@ fn render_member<'c, const N: usize>(
     let entry = cache.get_or_insert_mut(name, |old| NameEntry::new(old, name, risk, member));
     let generation = lookup.generation();
     let seconds = at.timestamp();
+    let event = (field, at, generation);
     if entry.memo(generation, field, seconds).is_none() {
-        let (kind, skip_reason, rules, memo) = render_fresh(
-            entry,
-            risk,
-            templates,
-            member,
-            (field, at, generation),
-            lookup,
-        );
+        let (kind, skip_reason, rules, memo) =
+            render_fresh(entry, risk, templates, member, event, lookup);
         if let Some(memo) = memo {
             entry.set_memo(memo, member, field);
         }
@@ -702,14 +697,8 @@ fn render_member<'c, const N: usize>(
         Some((m, bytes)) => (m.lookup, m.skip_reason, Some(m.rules), Some(bytes)),
         // Not reached (the memo held just above); rendered afresh, not kept.
         None => {
-            let (kind, skip_reason, rules, _) = render_fresh(
-                entry,
-                risk,
-                templates,
-                member,
-                (field, at, generation),
-                lookup,
-            );
+            let (kind, skip_reason, rules, _) =
+                render_fresh(entry, risk, templates, member, event, lookup);
             (kind, skip_reason, rules, None)
         }
     }
