@@ -341,8 +341,8 @@ struct NameEntry<const N: usize> {
     /// (`"domreg":{"name":...` with the Unicode form and the registered
     /// domain when there are; `head_len` bytes); and with a memo, the rest
     /// of the member (to `memo.member_end`), then the memo's field. Kept in
-    /// the entry itself up to [`ENTRY_BYTES`], so that a hit reads the
-    /// entry and its bytes as one run instead of following a pointer.
+    /// the entry itself up to `N` bytes, so that a hit reads the entry and
+    /// its bytes as one run instead of following a pointer.
     bytes: SmallVec<[u8; N]>,
     key_len: usize,
     head_len: usize,
@@ -367,7 +367,8 @@ struct Memo {
 
 impl<const N: usize> NameEntry<N> {
     /// The entry for `name`, in the allocations of `old` (an evicted entry:
-    /// its box, its bytes and its name's string) when there is one.
+    /// its box, its bytes and its name's string) when there is one;
+    /// `scratch` is a buffer to render the member's head in.
     fn new(
         old: Option<Box<NameEntry<N>>>,
         name: &str,
@@ -614,13 +615,15 @@ impl Enricher {
         // member's head, in small entries.
         let mut member = std::mem::take(&mut self.scratch);
         member.clear();
-        let (lookup_kind, skip_reason, rules, memo) = if lookup.generation().is_some() {
+        let generation = lookup.generation();
+        let event = (name, field, at, generation);
+        let (lookup_kind, skip_reason, rules, memo) = if generation.is_some() {
             render_member(
                 &mut self.analyses,
                 &self.risk,
                 &mut self.templates,
                 &mut member,
-                (name, field, at),
+                event,
                 lookup,
             )
         } else {
@@ -629,7 +632,7 @@ impl Enricher {
                 &self.risk,
                 &mut self.templates,
                 &mut member,
-                (name, field, at),
+                event,
                 lookup,
             )
         };
@@ -659,8 +662,9 @@ impl Enricher {
     }
 }
 
-/// The `domreg` member of an event naming `name` in `field` at `at`: its
-/// lookup, skip reason and rules, and the member kept by the name's entry
+/// The `domreg` member of an event naming `name` in `field` at `at`, from a
+/// lookup source in `generation`: its lookup, skip reason and rules, and
+/// the member kept by the name's entry
 /// in `cache` (from an earlier event) or, when none holds, `None` with the
 /// member rendered into `member`. Entries with room for `N` bytes in them.
 fn render_member<'c, const N: usize>(
@@ -668,7 +672,7 @@ fn render_member<'c, const N: usize>(
     risk: &RiskEngine,
     templates: &mut lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
     member: &mut Vec<u8>,
-    (name, field, at): (&str, &str, DateTime<Utc>),
+    (name, field, at, generation): (&str, &str, DateTime<Utc>, Option<u64>),
     lookup: &mut dyn Lookup,
 ) -> (
     LookupKind,
@@ -679,7 +683,6 @@ fn render_member<'c, const N: usize>(
     // Names repeat (Zipf): analyse each once, with its whois match and
     // the start of its `domreg` member (name and domain) rendered.
     let entry = cache.get_or_insert_mut(name, |old| NameEntry::new(old, name, risk, member));
-    let generation = lookup.generation();
     let seconds = at.timestamp();
     let event = (field, at, generation);
     if entry.memo(generation, field, seconds).is_none() {

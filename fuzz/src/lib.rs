@@ -140,8 +140,7 @@ pub fn check_output<'o>(line: &[u8], out: &'o [u8], outcome: Outcome) -> &'o [u8
 /// them between inputs checks that too. A second enricher asks a source
 /// that names no generation ([`Fresh`]), so it renders every member afresh;
 /// the first one's output, which reuses what it rendered for earlier
-/// events (of the same name or of another name of the same registered
-/// domain), must be the same bytes.
+/// events of the same name, must be the same bytes.
 pub fn enrich_line(data: &[u8]) {
     type State = (Enricher, Enricher, Snapshot);
     thread_local! {
