@@ -10,6 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use crate::json::{Captured, FieldSet, PathError, Scan, Scanner};
+use crate::rdap::LastSecond;
 use crate::text::{self, TextFormat};
 
 /// An input format.
@@ -277,6 +278,9 @@ pub struct Detector {
     json: bool,
     all_text: bool,
     scan: Scan,
+    /// The last event time's whole second, read again for the next event
+    /// in the same second.
+    last_second: LastSecond,
 }
 
 impl Detector {
@@ -328,6 +332,7 @@ impl Detector {
             text,
             all_text,
             scan: Scan::default(),
+            last_second: LastSecond::default(),
         })
     }
 
@@ -369,6 +374,7 @@ impl Detector {
             return LineKind::JsonWithoutName;
         }
         let scan = &self.scan;
+        let last_second = &mut self.last_second;
         for n in &self.names {
             if n.marker.is_some_and(|m| scan.get(m).is_none()) {
                 continue;
@@ -382,7 +388,7 @@ impl Detector {
             let timestamp = n
                 .timestamps
                 .iter()
-                .find_map(|&i| scan.get(i).and_then(|c| event_time(c, line)));
+                .find_map(|&i| scan.get(i).and_then(|c| event_time(c, line, last_second)));
             return LineKind::Json(Detected {
                 format: n.format,
                 name,
@@ -396,17 +402,17 @@ impl Detector {
 
 /// An event time from a captured timestamp: RFC 3339-like text or UNIX
 /// epoch seconds (with fraction).
-fn event_time(c: &Captured, line: &str) -> Option<DateTime<Utc>> {
+fn event_time(c: &Captured, line: &str, last: &mut LastSecond) -> Option<DateTime<Utc>> {
     match c {
         Captured::Number(n) => epoch(*n),
-        Captured::Span(start, end) => parse_time_text(line.get(*start..*end)?),
-        Captured::Owned(s) => parse_time_text(s),
+        Captured::Span(start, end) => parse_time_text(line.get(*start..*end)?, last),
+        Captured::Owned(s) => parse_time_text(s, last),
         Captured::Other => None,
     }
 }
 
-fn parse_time_text(s: &str) -> Option<DateTime<Utc>> {
-    crate::rdap::parse_date(s).or_else(|| s.parse::<f64>().ok().and_then(epoch))
+fn parse_time_text(s: &str, last: &mut LastSecond) -> Option<DateTime<Utc>> {
+    crate::rdap::parse_date_with(s, last).or_else(|| s.parse::<f64>().ok().and_then(epoch))
 }
 
 /// UNIX epoch seconds to a time (microsecond precision); None when out of
