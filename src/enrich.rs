@@ -331,9 +331,16 @@ pub struct Enricher {
 
 /// What is kept of a name seen recently, with room for `N` bytes in the
 /// entry itself.
+///
+/// `repr(C)`, in the order a hit reads it: the memo and the lengths, then
+/// the bytes, so that a hit reads one run of memory from the entry's
+/// start; last the analysis, which only rendering afresh reads.
+#[repr(C)]
 struct NameEntry<const N: usize> {
-    /// Its registered domain, or why it has none.
-    analysis: Analysis<'static>,
+    /// The whole member last rendered for it, while valid.
+    memo: Option<Memo>,
+    key_len: usize,
+    head_len: usize,
     /// The registered domain is a `whois_recon` service.
     whois: bool,
     /// Back to back, so that a hit reads one run of memory: the name (the
@@ -344,10 +351,8 @@ struct NameEntry<const N: usize> {
     /// the entry itself up to `N` bytes, so that a hit reads the entry and
     /// its bytes as one run instead of following a pointer.
     bytes: SmallVec<[u8; N]>,
-    key_len: usize,
-    head_len: usize,
-    /// The whole member last rendered for it, while valid.
-    memo: Option<Memo>,
+    /// Its registered domain, or why it has none.
+    analysis: Analysis<'static>,
 }
 
 /// What the `domreg` member rendered last for a name holds: reused for
