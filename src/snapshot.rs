@@ -22,11 +22,15 @@ use crate::{Error, Registration};
 ///
 /// Laid out for size, since a snapshot may hold millions of records: the
 /// records sit in one vector, and the hash table holds only their indices
-/// (keyed by each record's own `domain`, so the name is stored once).
+/// (keyed by each record's own `domain`, so the name is stored once), each
+/// with 32 bits of its domain's hash. Those bits give the table the whole
+/// hash when it grows, and let a look-up pass over another domain's slot,
+/// without reading the record.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     records: Vec<Record>,
-    index: HashTable<u32>,
+    /// (record index, [`Snapshot::hash`] of its domain).
+    index: HashTable<(u32, u32)>,
     hasher: foldhash::fast::RandomState,
     /// [`Lookup::generation`]: a new value on every change.
     generation: u64,
@@ -69,21 +73,38 @@ impl Snapshot {
         self.generation
     }
 
-    /// The index of `domain`'s record.
-    fn find(&self, domain: &str) -> Option<usize> {
-        let hash = self.hasher.hash_one(domain);
+    /// 32 bits of `domain`'s hash.
+    fn hash(&self, domain: &str) -> u32 {
+        // The high half: foldhash mixes it best.
+        (self.hasher.hash_one(domain) >> 32) as u32
+    }
+
+    /// The table's hash for 32 bits `h` of a domain's hash: `h` in both
+    /// halves, so that the table's bucket (its low bits) and its tag (its
+    /// top seven) both come from `h`, from bits that do not overlap below
+    /// 2^25 buckets.
+    fn table_hash(h: u32) -> u64 {
+        u64::from(h) << 32 | u64::from(h)
+    }
+
+    /// The index of `domain`'s record, and [`Snapshot::hash`] of `domain`.
+    fn find(&self, domain: &str) -> (Option<usize>, u32) {
+        let h = self.hash(domain);
         let records = &self.records;
-        self.index
-            .find(hash, |&i| {
-                records
-                    .get(i as usize)
-                    .is_some_and(|r| crate::bytes::eq(r.reg.domain.as_bytes(), domain.as_bytes()))
+        let found = self
+            .index
+            .find(Self::table_hash(h), |&(i, hi)| {
+                hi == h
+                    && records.get(i as usize).is_some_and(|r| {
+                        crate::bytes::eq(r.reg.domain.as_bytes(), domain.as_bytes())
+                    })
             })
-            .map(|&i| i as usize)
+            .map(|&(i, _)| i as usize);
+        (found, h)
     }
 
     fn record(&self, domain: &str) -> Option<&Record> {
-        self.find(domain).and_then(|i| self.records.get(i))
+        self.find(domain).0.and_then(|i| self.records.get(i))
     }
 
     /// The record for `domain` (a registered domain in A-labels).
@@ -114,7 +135,8 @@ impl Snapshot {
             reg,
             rendered: OnceLock::new(),
         };
-        if let Some(i) = self.find(&record.reg.domain) {
+        let (found, h) = self.find(&record.reg.domain);
+        if let Some(i) = found {
             if let Some(slot) = self.records.get_mut(i) {
                 *slot = record;
             }
@@ -123,14 +145,9 @@ impl Snapshot {
         let Ok(i) = u32::try_from(self.records.len()) else {
             return Err("too many registration records".to_string());
         };
-        let hash = self.hasher.hash_one(record.reg.domain.as_str());
         self.records.push(record);
-        let (records, hasher) = (&self.records, &self.hasher);
-        self.index.insert_unique(hash, i, |&j| {
-            records
-                .get(j as usize)
-                .map_or(0, |r| hasher.hash_one(r.reg.domain.as_str()))
-        });
+        self.index
+            .insert_unique(Self::table_hash(h), (i, h), |&(_, h)| Self::table_hash(h));
         Ok(())
     }
 
@@ -292,5 +309,31 @@ mod tests {
         assert!(lines[2].contains("colour"));
         assert!(lines[3].contains("ip_literal"));
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn agrees_with_a_map_as_it_grows() {
+        // Enough records for the table to grow many times over (it keeps
+        // 32 bits of each hash to grow by); a fifth are replacements.
+        let mut s = Snapshot::new();
+        let mut model = std::collections::HashMap::new();
+        for i in 0..20_000u32 {
+            let name = format!("d{}.com", (i * 7919) % 16_000);
+            let mut reg = Registration::new(&name, Source::Snapshot);
+            reg.registrar_iana_id = Some(i);
+            s.insert(reg).unwrap();
+            model.insert(name, i);
+        }
+        assert_eq!(s.len(), model.len());
+        for (name, id) in &model {
+            assert_eq!(
+                s.get(name).and_then(|r| r.registrar_iana_id),
+                Some(*id),
+                "{name}"
+            );
+        }
+        for absent in ["d16000.com", "x.com", "d1.net"] {
+            assert!(s.get(absent).is_none(), "{absent}");
+        }
     }
 }
