@@ -16,7 +16,7 @@ use domreg::config::Config;
 use domreg::domain::{Analysis, MAX_NAME_LEN, analyze};
 use domreg::enrich::{Enricher, Lookup, LookupResult, Outcome};
 use domreg::format::FormatChoice;
-use domreg::rdap::{merge, parse_domain};
+use domreg::rdap::{LastSecond, merge, parse_date, parse_date_with, parse_domain};
 use domreg::snapshot::Snapshot;
 use serde_json::Value;
 
@@ -210,6 +210,23 @@ pub fn detect(data: &[u8]) {
             },
         };
         enrich_and_check(enricher, first_line(rest), snapshot);
+    });
+    check_kept_second(first_line(rest));
+}
+
+/// The event-time parse that keeps the last whole second between events
+/// (`rdap::parse_date_with`, as the detector calls it) reads every
+/// quoted piece of `line` as the parse without it does, whatever it read
+/// before (the kept second lives across inputs).
+fn check_kept_second(line: &[u8]) {
+    thread_local! {
+        static KEPT: RefCell<LastSecond> = RefCell::new(LastSecond::default());
+    }
+    let text = String::from_utf8_lossy(line);
+    KEPT.with_borrow_mut(|kept| {
+        for piece in text.split('"').filter(|p| p.len() <= 64) {
+            assert_eq!(parse_date_with(piece, kept), parse_date(piece), "{piece:?}");
+        }
     });
 }
 
