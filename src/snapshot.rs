@@ -226,10 +226,7 @@ impl Snapshot {
 
 impl Lookup for Snapshot {
     fn lookup(&mut self, domain: &str) -> LookupResult<'_> {
-        match self.get(domain) {
-            Some(reg) => LookupResult::Found(reg),
-            None => LookupResult::Miss,
-        }
+        found(self, domain)
     }
 
     fn lookup_rendered(
@@ -244,8 +241,35 @@ impl Lookup for Snapshot {
     }
 }
 
-/// [`Lookup::lookup_rendered`] on a shared snapshot.
-pub fn rendered<'s>(
+/// A snapshot shared read-only, by several enrichers on several threads
+/// (`domreg enrich --threads N`).
+impl Lookup for &Snapshot {
+    fn lookup(&mut self, domain: &str) -> LookupResult<'_> {
+        found(self, domain)
+    }
+
+    fn lookup_rendered(
+        &mut self,
+        domain: &str,
+    ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
+        rendered(self, domain)
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation)
+    }
+}
+
+/// [`Lookup::lookup`] on a snapshot.
+fn found<'s>(snapshot: &'s Snapshot, domain: &str) -> LookupResult<'s> {
+    match snapshot.get(domain) {
+        Some(reg) => LookupResult::Found(reg),
+        None => LookupResult::Miss,
+    }
+}
+
+/// [`Lookup::lookup_rendered`] on a snapshot.
+fn rendered<'s>(
     snapshot: &'s Snapshot,
     domain: &str,
 ) -> (LookupResult<'s>, Option<&'s RegistrationTemplate>) {

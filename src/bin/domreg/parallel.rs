@@ -21,8 +21,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domreg::enrich::{Enricher, Lookup, LookupResult, PassReason};
-use domreg::output::RegistrationTemplate;
+use domreg::enrich::{Enricher, PassReason};
 use domreg::snapshot::Snapshot;
 use indicatif::ProgressBar;
 
@@ -38,29 +37,6 @@ const IDLE_FLUSH: Duration = Duration::from_millis(1);
 
 /// Batches read ahead, at most, that the calling thread has not taken.
 const READ_AHEAD: usize = 4;
-
-/// The records, read-only, for one worker.
-struct Shared<'a>(&'a Snapshot);
-
-impl Lookup for Shared<'_> {
-    fn lookup(&mut self, domain: &str) -> LookupResult<'_> {
-        match self.0.get(domain) {
-            Some(reg) => LookupResult::Found(reg),
-            None => LookupResult::Miss,
-        }
-    }
-
-    fn lookup_rendered(
-        &mut self,
-        domain: &str,
-    ) -> (LookupResult<'_>, Option<&RegistrationTemplate>) {
-        domreg::snapshot::rendered(self.0, domain)
-    }
-
-    fn generation(&self) -> Option<u64> {
-        Some(self.0.generation())
-    }
-}
 
 /// Lines of input: `buf` holds them back to back, `ends[i]` is where line
 /// `i` ends.
@@ -236,7 +212,7 @@ fn enrich_batch(
     batch: &Batch,
     out: &mut Vec<u8>,
 ) {
-    let mut lookup = Shared(snapshot);
+    let mut lookup = snapshot;
     out.clear();
     out.reserve(batch.buf.len() + batch.buf.len() / 2);
     // The clock is read once per batch: its lines were read together.
