@@ -233,12 +233,20 @@ pub enum Known<'a> {
 #[derive(Debug, Clone)]
 pub struct RiskEngine {
     rules: RulesConfig,
+    /// `rules.whois_recon.patterns`, each sorted into its form once.
+    whois: Vec<Glob>,
 }
 
 impl RiskEngine {
     /// An engine for `rules`.
     pub fn new(rules: RulesConfig) -> Self {
-        RiskEngine { rules }
+        let whois = rules
+            .whois_recon
+            .patterns
+            .iter()
+            .map(|p| Glob::new(p))
+            .collect();
+        RiskEngine { rules, whois }
     }
 
     /// The rule configuration.
@@ -254,11 +262,7 @@ impl RiskEngine {
     /// True when `name` matches a `whois_recon` pattern (a fact of the name
     /// alone, which callers may compute once per name).
     pub fn is_whois_service(&self, name: &str) -> bool {
-        self.rules
-            .whois_recon
-            .patterns
-            .iter()
-            .any(|p| glob_match(p, name))
+        self.whois.iter().any(|g| g.matches(name.as_bytes()))
     }
 
     /// [`RiskEngine::assess`] with the name's `whois_recon` match given.
@@ -345,7 +349,46 @@ impl RiskEngine {
 
 /// Match `name` against `pattern`, where `*` matches any run of bytes.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    Glob::new(pattern).matches(name.as_bytes())
+}
+
+/// A [`glob_match`] pattern sorted into its form. The forms patterns
+/// mostly take are checked directly: no `*` (the whole name), a leading
+/// `*` only (`*.example.com`: a suffix) and a trailing `*` only (`rdap.*`:
+/// a prefix). The general matcher backtracks, which cost a leading-`*`
+/// pattern hundreds of instructions a name.
+#[derive(Debug, Clone)]
+enum Glob {
+    Exact(Box<[u8]>),
+    Suffix(Box<[u8]>),
+    Prefix(Box<[u8]>),
+    General(Box<[u8]>),
+}
+
+impl Glob {
+    fn new(pattern: &str) -> Glob {
+        let p = pattern.as_bytes();
+        let stars = p.iter().filter(|&&b| b == b'*').count();
+        match p {
+            _ if stars == 0 => Glob::Exact(p.into()),
+            [b'*', rest @ ..] if stars == 1 => Glob::Suffix(rest.into()),
+            [rest @ .., b'*'] if stars == 1 => Glob::Prefix(rest.into()),
+            _ => Glob::General(p.into()),
+        }
+    }
+
+    fn matches(&self, name: &[u8]) -> bool {
+        match self {
+            Glob::Exact(p) => **p == *name,
+            Glob::Suffix(p) => name.ends_with(p),
+            Glob::Prefix(p) => name.starts_with(p),
+            Glob::General(p) => glob_general(p, name),
+        }
+    }
+}
+
+/// [`glob_match`] for any pattern.
+fn glob_general(p: &[u8], n: &[u8]) -> bool {
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
@@ -383,6 +426,20 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The direct checks of the common pattern forms agree with the
+        /// general matcher.
+        #[test]
+        fn glob_forms_agree_with_the_general_matcher(
+            pattern in "[ab.*]{0,6}",
+            name in "[ab.]{0,8}",
+        ) {
+            proptest::prop_assert_eq!(
+                glob_match(&pattern, &name),
+                glob_general(pattern.as_bytes(), name.as_bytes()),
+                "{:?} {:?}", pattern, name
+            );
+        }
+
         /// Days::same_within gives the largest span of equal counts: the
         /// counts at both its ends are those at the event time, and one
         /// second beyond either end they differ.
