@@ -120,10 +120,10 @@ pub(crate) fn write_domreg_tail(
     out.extend_from_slice(b",\"field\":");
     push_str(out, m.field);
     out.extend_from_slice(b",\"lookup\":");
-    push_str(out, m.lookup.as_str());
+    push_name(out, m.lookup.as_str());
     if let Some(reason) = m.skip_reason {
         out.extend_from_slice(b",\"skip_reason\":");
-        push_str(out, reason.as_str());
+        push_name(out, reason.as_str());
     }
     if let Some(error) = m.error {
         out.extend_from_slice(b",\"error\":");
@@ -143,7 +143,7 @@ pub(crate) fn write_domreg_tail(
         if i > 0 {
             out.push(b',');
         }
-        push_str(out, rule.as_str());
+        push_name(out, rule.as_str());
     }
     out.extend_from_slice(b"]}}");
 }
@@ -231,12 +231,12 @@ fn write_registration(
     days: &Days,
 ) {
     let mut first = true;
-    let mut key = |out: &mut Vec<u8>, k: &str| {
+    let mut key = |out: &mut Vec<u8>, k: &'static str| {
         if !first {
             out.push(b',');
         }
         first = false;
-        push_str(out, k);
+        push_name(out, k);
         out.push(b':');
     };
     out.push(b'{');
@@ -290,7 +290,7 @@ fn write_registration(
     key(out, "privacy");
     out.extend_from_slice(if reg.privacy { b"true" } else { b"false" });
     key(out, "source");
-    push_str(out, reg.source.as_str());
+    push_name(out, reg.source.as_str());
     out.push(b'}');
 }
 
@@ -430,6 +430,16 @@ fn as_list<'m>(m: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Vec<V
     slot.as_array_mut()
 }
 
+/// Append one of domreg's own names (a member name, a lookup kind, a
+/// rule): a constant that needs no escapes (`names_need_no_escapes`), so it
+/// is copied between quotes without looking at its bytes.
+fn push_name(out: &mut Vec<u8>, name: &'static str) {
+    out.reserve(name.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+}
+
 /// Append `s` as a JSON string.
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
     // `"`, `\\` and control characters need escapes (serde_json's rules);
@@ -530,8 +540,27 @@ fn push_time_fast(out: &mut Vec<u8>, t: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Source;
     use crate::risk::Rule;
     use serde_json::json;
+
+    #[test]
+    fn names_need_no_escapes() {
+        // The variants' names push_name writes. (The registration object's
+        // member names, the other names it writes, are literals in
+        // write_registration: letters and underscores.)
+        let mut names: Vec<&'static str> = Vec::new();
+        names.extend(LookupKind::ALL.map(LookupKind::as_str));
+        names.extend(SkipReason::ALL.map(SkipReason::as_str));
+        names.extend(Rule::ALL.map(Rule::as_str));
+        names.extend([Source::Rdap, Source::Snapshot, Source::Whois].map(Source::as_str));
+        for name in names {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            push_name(&mut ours, name);
+            push_str(&mut theirs, name);
+            assert_eq!(ours, theirs, "{name}");
+        }
+    }
 
     #[test]
     fn push_time_matches_chrono() {
