@@ -99,6 +99,8 @@ pub enum Captured {
 #[derive(Debug, Default)]
 pub struct Scan {
     captures: Vec<Option<Captured>>,
+    /// The indices of the slots of `captures` that hold a value.
+    set: Vec<u8>,
     /// The top-level value is an object.
     pub is_object: bool,
     /// Number of top-level members.
@@ -127,8 +129,17 @@ impl Scan {
     }
 
     fn reset(&mut self, paths: usize) {
-        self.captures.clear();
-        self.captures.resize(paths, None);
+        // Only the slots the last scan set are emptied (a line sets a few
+        // of the paths), not every slot.
+        for i in self.set.drain(..) {
+            if let Some(slot) = self.captures.get_mut(usize::from(i)) {
+                *slot = None;
+            }
+        }
+        if self.captures.len() != paths {
+            self.captures.clear();
+            self.captures.resize(paths, None);
+        }
         self.is_object = false;
         self.members = 0;
         self.has_domreg = false;
@@ -139,6 +150,9 @@ impl Scan {
     /// (serde_json, jq, JavaScript), so domreg sees what downstream sees.
     fn set(&mut self, index: u8, value: Captured) {
         if let Some(slot) = self.captures.get_mut(usize::from(index)) {
+            if slot.is_none() {
+                self.set.push(index);
+            }
             *slot = Some(value);
         }
     }
