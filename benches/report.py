@@ -288,7 +288,7 @@ def main():
     w("## Targets (one core, warm cache)")
     w("")
     w("From the issue, measured on the Zeek dns trace; ratios are of mean wall times "
-      "in this run. domreg's time is the whole command, start-up (reading the 50,000 "
+      "in this run, of commands run in turn (below). domreg's time is the whole command, start-up (reading the 50,000 "
       "registration records) included; the verdicts use it.")
     w("")
     w("| target | measured | |")
@@ -350,7 +350,11 @@ def main():
     w("")
     w("Each measured command, `N` runs after one warm-up run "
       f"(N = {machine.get('runs')} for the 1,000,000-event traces, {machine.get('small_runs')} "
-      "for jq and the per-format traces), output to `/dev/null`:")
+      "for jq and the per-format traces), output to `/dev/null`. The commands compared "
+      "with each other run in turn, round by round: on each trace cat, the floor, domreg, "
+      "domreg-2t and domreg-pair (with the start-up run on the Zeek trace); on each "
+      "per-format trace the floor and domreg. A slow spell of the machine then falls on "
+      "all of them alike instead of on one command's runs:")
     w("")
     w("```sh")
     w("cat TRACE > /dev/null")

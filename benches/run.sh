@@ -11,7 +11,8 @@
 # (benches/core.rs). Writes docs/benchmarks.md and its two SVG charts
 # (benches/report.py). Work files go to target/bench-work/ (traces are kept
 # and reused while benches/trace.py's parameters are unchanged).
-# Uses hyperfine when installed (apt-get install -y hyperfine), else a loop.
+# The commands compared in a ratio run in turn, round by round (run_group),
+# so that a slow spell of the machine falls on all of them alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,60 +54,67 @@ grep '^{' "$W/jq-mixed.log" > "$W/jq-mixed.json" || true
 RESULTS="$W/results.tsv"
 printf 'trace\ttool\tevents\truns\tmean_s\tstddev_s\tmin_s\n' > "$RESULTS"
 
-# measure TRACE TOOL EVENTS RUNS COMMAND: time COMMAND (a shell command line),
-# append a row to $RESULTS.
-if command -v hyperfine >/dev/null; then
-    TIMER="$(hyperfine --version)"
-    measure() {
-        local trace=$1 tool=$2 events=$3 runs=$4 cmd=$5
-        hyperfine --style none --warmup 1 --runs "$runs" --export-json "$W/h.json" "$cmd" >/dev/null
-        python3 - "$W/h.json" "$trace" "$tool" "$events" "$runs" >> "$RESULTS" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["results"][0]
-print("\t".join(sys.argv[2:6] + [f"{r['mean']:.6f}", f"{r['stddev'] or 0:.6f}", f"{r['min']:.6f}"]))
-PY
-        tail -1 "$RESULTS" >&2
-    }
-else
-    TIMER="shell loop (date +%s.%N), 1 warm-up run"
-    measure() {
-        local trace=$1 tool=$2 events=$3 runs=$4 cmd=$5 times=()
-        sh -c "$cmd"
-        for _ in $(seq "$runs"); do
-            local s e
-            s=$(date +%s.%N); sh -c "$cmd"; e=$(date +%s.%N)
-            times+=("$(python3 -c "print($e - $s)")")
+# Commands are timed in groups: after one warm-up round, RUNS rounds, each
+# running every command of the group once in turn. So a slow spell of this
+# shared machine falls on every command of the group alike, and the ratios
+# between them (domreg over the floor, two threads over one) hold better
+# than when each command's runs come one after another.
+TIMER="shell loop (date +%s%N), the commands of a group run in turn, round by round, after one warm-up round"
+G_ROWS=()
+# add TRACE TOOL EVENTS COMMAND: a command (a shell command line) for the
+# next group.
+add() { G_ROWS+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4"); }
+# run_group RUNS: time the group's commands, append a row for each to
+# $RESULTS (trace, tool, events, runs, mean, standard deviation, min), and
+# empty the group.
+run_group() {
+    local runs=$1 i r s e
+    local -a times=()
+    for i in "${!G_ROWS[@]}"; do
+        sh -c "$(cut -f4- <<<"${G_ROWS[$i]}")"
+        times[i]=""
+    done
+    for ((r = 0; r < runs; r++)); do
+        for i in "${!G_ROWS[@]}"; do
+            s=$(date +%s%N); sh -c "$(cut -f4- <<<"${G_ROWS[$i]}")"; e=$(date +%s%N)
+            times[i]+="$((e - s)) "
         done
-        python3 - "$trace" "$tool" "$events" "$runs" "${times[@]}" >> "$RESULTS" <<'PY'
+    done
+    for i in "${!G_ROWS[@]}"; do
+        python3 - "$(cut -f1-3 <<<"${G_ROWS[$i]}")" "$runs" ${times[i]} >> "$RESULTS" <<'PY'
 import statistics, sys
-t = [float(x) for x in sys.argv[5:]]
+t = [int(x) / 1e9 for x in sys.argv[3:]]
 sd = statistics.stdev(t) if len(t) > 1 else 0.0
-print("\t".join(sys.argv[1:5] + [f"{statistics.mean(t):.6f}", f"{sd:.6f}", f"{min(t):.6f}"]))
+print("\t".join(sys.argv[1].split("\t") + [sys.argv[2], f"{statistics.mean(t):.6f}", f"{sd:.6f}", f"{min(t):.6f}"]))
 PY
         tail -1 "$RESULTS" >&2
-    }
-fi
+    done
+    G_ROWS=()
+}
 
 ENRICH="$BIN enrich --offline --registrations $REGS -q"
-step "start-up: domreg loading registrations.jsonl, one event"
-measure one.ndjson domreg-startup 1 "$RUNS" "$ENRICH $W/one.ndjson > /dev/null"
 for t in zeek-dns.ndjson mixed.log; do
     step "throughput: $t"
     n=$(wc -l < "$W/$t")
-    measure "$t" cat "$n" "$RUNS" "cat $W/$t > /dev/null"
-    measure "$t" floor "$n" "$RUNS" "$FLOOR < $W/$t > /dev/null 2>&1"
-    measure "$t" domreg "$n" "$RUNS" "$ENRICH $W/$t > /dev/null"
+    if [ "$t" = zeek-dns.ndjson ]; then
+        # Start-up: loading registrations.jsonl, one event.
+        add one.ndjson domreg-startup 1 "$ENRICH $W/one.ndjson > /dev/null"
+    fi
+    add "$t" cat "$n" "cat $W/$t > /dev/null"
+    add "$t" floor "$n" "$FLOOR < $W/$t > /dev/null 2>&1"
+    add "$t" domreg "$n" "$ENRICH $W/$t > /dev/null"
     # Scaling: the same command on two threads (--threads 2).
-    measure "$t" domreg-2t "$n" "$RUNS" "$ENRICH --threads 2 $W/$t > /dev/null"
+    add "$t" domreg-2t "$n" "$ENRICH --threads 2 $W/$t > /dev/null"
     if [ "$t" = zeek-dns.ndjson ]; then
         # What two cores give at best here: two independent one-thread
         # processes at once, sharing only the machine (2n events in all).
-        measure "$t" domreg-pair "$((2 * n))" "$RUNS" \
-            "$ENRICH $W/$t > /dev/null & $ENRICH $W/$t > /dev/null; wait"
+        add "$t" domreg-pair "$((2 * n))" "$ENRICH $W/$t > /dev/null & $ENRICH $W/$t > /dev/null; wait"
     fi
+    run_group "$RUNS"
     jq_in="$W/jq-$t"
     [ "$t" = mixed.log ] && jq_in="$W/jq-mixed.json"
-    measure "$t" jq "$(wc -l < "$jq_in")" "$SMALL_RUNS" "jq -c . < $jq_in > /dev/null"
+    add "$t" jq "$(wc -l < "$jq_in")" "jq -c . < $jq_in > /dev/null"
+    run_group "$SMALL_RUNS"
     # The run's own summary: every event a hit, or skipped, as intended.
     $BIN enrich --offline --registrations "$REGS" "$W/$t" 2> "$W/summary-$t.txt" > /dev/null
 done
@@ -115,8 +123,9 @@ step "per-format throughput"
 for f in "$W"/fmt-*.log; do
     name=$(basename "$f" .log); name=${name#fmt-}
     n=$(wc -l < "$f")
-    measure "fmt-$name" floor "$n" "$SMALL_RUNS" "$FLOOR < $f > /dev/null 2>&1"
-    measure "fmt-$name" domreg "$n" "$SMALL_RUNS" "$ENRICH $f > /dev/null"
+    add "fmt-$name" floor "$n" "$FLOOR < $f > /dev/null 2>&1"
+    add "fmt-$name" domreg "$n" "$ENRICH $f > /dev/null"
+    run_group "$SMALL_RUNS"
 done
 
 step "peak RSS against records loaded"
