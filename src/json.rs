@@ -505,9 +505,21 @@ impl<'a> Parser<'a, '_> {
             self.pos += 1;
             return Ok(());
         }
+        // The first bytes of the node's child segments, read once for all
+        // the object's keys: most keys are rejected by their first byte.
+        let first = self.trie.node(node).map_or([0; 4], |n| n.first);
         loop {
             let key = self.key()?;
-            let mut next = self.trie.step(node, &key);
+            let wanted = key.first().is_some_and(|&b| {
+                first
+                    .get(usize::from(b >> 6))
+                    .is_some_and(|w| w & (1 << (b & 63)) != 0)
+            });
+            let mut next = if wanted {
+                self.trie.step(node, &key)
+            } else {
+                None
+            };
             if top {
                 self.scan.members += 1;
                 if *key == *DOMREG_KEY.as_bytes() {
