@@ -510,15 +510,12 @@ impl<'a> Parser<'a, '_> {
         let first = self.trie.node(node).map_or([0; 4], |n| n.first);
         loop {
             let key = self.key()?;
-            let wanted = key.first().is_some_and(|&b| {
-                first
-                    .get(usize::from(b >> 6))
-                    .is_some_and(|w| w & (1 << (b & 63)) != 0)
-            });
-            let mut next = if wanted {
-                self.trie.step(node, &key)
-            } else {
-                None
+            let mut next = match key.first() {
+                Some(&b) if starts_a_segment(&first, b) => self
+                    .trie
+                    .node(node)
+                    .and_then(|n| self.trie.step_group(n, b, &key)),
+                _ => None,
             };
             if top {
                 self.scan.members += 1;
@@ -714,8 +711,7 @@ impl Trie {
         // Most keys of an event are rejected here, by their first byte.
         let n = self.node(node)?;
         let b = *key.first()?;
-        let word = n.first.get(usize::from(b >> 6))?;
-        if word & (1 << (b & 63)) == 0 {
+        if !starts_a_segment(&n.first, b) {
             return None;
         }
         self.step_group(n, b, key)
@@ -746,6 +742,15 @@ impl Trie {
         }
         None
     }
+}
+
+/// `b` is in `first`, a node's set of its child segments' first bytes
+/// ([`Node::first`]).
+#[inline(always)]
+fn starts_a_segment(first: &[u64; 4], b: u8) -> bool {
+    first
+        .get(usize::from(b >> 6))
+        .is_some_and(|w| w & (1 << (b & 63)) != 0)
 }
 
 #[inline]
