@@ -60,36 +60,36 @@ printf 'trace\ttool\tevents\truns\tmean_s\tstddev_s\tmin_s\n' > "$RESULTS"
 # between them (domreg over the floor, two threads over one) hold better
 # than when each command's runs come one after another.
 TIMER="shell loop (date +%s%N), the commands of a group run in turn, round by round, after one warm-up round"
-G_ROWS=()
+G_ROWS=() G_CMDS=()
 # add TRACE TOOL EVENTS COMMAND: a command (a shell command line) for the
-# next group.
-add() { G_ROWS+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4"); }
+# next group, and the row it will have in $RESULTS.
+add() { G_ROWS+=("$1"$'\t'"$2"$'\t'"$3"); G_CMDS+=("$4"); }
 # run_group RUNS: time the group's commands, append a row for each to
 # $RESULTS (trace, tool, events, runs, mean, standard deviation, min), and
 # empty the group.
 run_group() {
     local runs=$1 i r s e
     local -a times=()
-    for i in "${!G_ROWS[@]}"; do
-        sh -c "$(cut -f4- <<<"${G_ROWS[$i]}")"
+    for i in "${!G_CMDS[@]}"; do
+        sh -c "${G_CMDS[i]}"
         times[i]=""
     done
     for ((r = 0; r < runs; r++)); do
-        for i in "${!G_ROWS[@]}"; do
-            s=$(date +%s%N); sh -c "$(cut -f4- <<<"${G_ROWS[$i]}")"; e=$(date +%s%N)
+        for i in "${!G_CMDS[@]}"; do
+            s=$(date +%s%N); sh -c "${G_CMDS[i]}"; e=$(date +%s%N)
             times[i]+="$((e - s)) "
         done
     done
-    for i in "${!G_ROWS[@]}"; do
-        python3 - "$(cut -f1-3 <<<"${G_ROWS[$i]}")" "$runs" ${times[i]} >> "$RESULTS" <<'PY'
+    for i in "${!G_CMDS[@]}"; do
+        python3 - "${G_ROWS[i]}" "$runs" ${times[i]} >> "$RESULTS" <<'PY'
 import statistics, sys
 t = [int(x) / 1e9 for x in sys.argv[3:]]
 sd = statistics.stdev(t) if len(t) > 1 else 0.0
-print("\t".join(sys.argv[1].split("\t") + [sys.argv[2], f"{statistics.mean(t):.6f}", f"{sd:.6f}", f"{min(t):.6f}"]))
+print("\t".join([sys.argv[1], sys.argv[2], f"{statistics.mean(t):.6f}", f"{sd:.6f}", f"{min(t):.6f}"]))
 PY
         tail -1 "$RESULTS" >&2
     done
-    G_ROWS=()
+    G_ROWS=() G_CMDS=()
 }
 
 ENRICH="$BIN enrich --offline --registrations $REGS -q"
