@@ -166,24 +166,48 @@ impl DayField {
             DayField::TransferredAgo => days.transferred_ago,
         }
     }
+
+    /// Its byte in a template's header.
+    fn code(self) -> u8 {
+        self as u8
+    }
+
+    fn from_code(code: u8) -> Option<DayField> {
+        [
+            DayField::Age,
+            DayField::ExpiresIn,
+            DayField::UpdatedAgo,
+            DayField::TransferredAgo,
+        ]
+        .into_iter()
+        .find(|f| f.code() == code)
+    }
 }
+
+/// Bytes of a hole in a [`RegistrationTemplate`]'s header: its offset in
+/// the object (a `usize`'s bytes) and its [`DayField::code`].
+const HOLE: usize = size_of::<usize>() + 1;
 
 /// The `registration` object of one record, rendered once: everything but
 /// the day counts, which depend on the event's time and are written into
 /// the holes per event. Made per registered domain and reused while the
 /// record is unchanged.
-#[derive(Debug, Clone)]
+///
+/// One allocation, which a record holds directly: the number of holes, the
+/// holes ([`HOLE`] bytes each), then the object. A name seen for the first
+/// time reads the template from cold memory, and each pointer followed
+/// would be one more wait on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationTemplate {
-    bytes: Vec<u8>,
-    /// Where each day count goes (offset into `bytes`), in order.
-    holes: Vec<(usize, DayField)>,
+    buf: Box<[u8]>,
 }
 
 impl RegistrationTemplate {
     /// The template of `reg`'s object.
     pub(crate) fn new(reg: &Registration) -> RegistrationTemplate {
         let mut bytes = Vec::with_capacity(256);
-        let mut holes = Vec::new();
+        // At most four holes, one per date.
+        let mut holes: Vec<(usize, DayField)> = Vec::with_capacity(4);
         // Every dated member gets its count (Days::at gives one per date).
         let all = Days {
             age: Some(0),
@@ -197,21 +221,43 @@ impl RegistrationTemplate {
             &mut |out, which, _| holes.push((out.len(), which)),
             &all,
         );
-        RegistrationTemplate { bytes, holes }
+        let mut buf = Vec::with_capacity(1 + HOLE * holes.len() + bytes.len());
+        buf.push(u8::try_from(holes.len()).unwrap_or(0));
+        for (at, which) in holes {
+            buf.extend_from_slice(&at.to_ne_bytes());
+            buf.push(which.code());
+        }
+        buf.extend_from_slice(&bytes);
+        RegistrationTemplate {
+            buf: buf.into_boxed_slice(),
+        }
+    }
+
+    /// Its holes (the header) and the object with nothing in each hole.
+    fn parts(&self) -> (&[u8], &[u8]) {
+        let (&n, rest) = self.buf.split_first().unwrap_or((&0, &[]));
+        rest.split_at_checked(HOLE * usize::from(n))
+            .unwrap_or((&[], rest))
     }
 
     /// Append the object with the counts of `days`.
     fn write(&self, out: &mut Vec<u8>, days: &Days) {
+        let (holes, bytes) = self.parts();
         let mut from = 0;
-        for &(at, which) in &self.holes {
-            out.extend_from_slice(self.bytes.get(from..at).unwrap_or(&[]));
+        for hole in holes.chunks_exact(HOLE) {
+            let Some((&code, at)) = hole.split_last() else {
+                continue;
+            };
+            let at = <[u8; size_of::<usize>()]>::try_from(at).map_or(0, usize::from_ne_bytes);
+            out.extend_from_slice(bytes.get(from..at).unwrap_or(&[]));
             // A count is missing only for a date the record lacks, and
             // then the template has no hole for it; write 0 rather than
             // break the JSON should a caller pass other counts.
-            push_int(out, which.of(days).unwrap_or(0));
+            let count = DayField::from_code(code).and_then(|f| f.of(days));
+            push_int(out, count.unwrap_or(0));
             from = at;
         }
-        out.extend_from_slice(self.bytes.get(from..).unwrap_or(&[]));
+        out.extend_from_slice(bytes.get(from..).unwrap_or(&[]));
     }
 }
 

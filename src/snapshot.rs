@@ -39,7 +39,7 @@ pub struct Snapshot {
 #[derive(Debug, Clone)]
 struct Record {
     reg: Registration,
-    rendered: OnceLock<Box<RegistrationTemplate>>,
+    rendered: OnceLock<RegistrationTemplate>,
 }
 
 impl PartialEq for Snapshot {
@@ -117,10 +117,8 @@ impl Snapshot {
     /// call from several threads sharing the snapshot).
     pub fn get_rendered(&self, domain: &str) -> Option<(&Registration, &RegistrationTemplate)> {
         self.record(domain).map(|r| {
-            let t = r
-                .rendered
-                .get_or_init(|| Box::new(RegistrationTemplate::new(&r.reg)));
-            (&r.reg, &**t)
+            let t = r.rendered.get_or_init(|| RegistrationTemplate::new(&r.reg));
+            (&r.reg, t)
         })
     }
 
