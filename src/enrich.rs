@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use smallvec::SmallVec;
 
 use crate::config::Config;
 use crate::domain::{self, Analysis, SkipReason};
@@ -334,25 +333,30 @@ pub struct Enricher {
 ///
 /// `repr(C)`, in the order a hit reads it: the memo and the lengths, then
 /// the bytes, so that a hit reads one run of memory from the entry's
-/// start; last the analysis, which only rendering afresh reads.
+/// start. Plain data but for the bytes: an entry is remade in an evicted
+/// entry's allocation, and nothing of the old entry beyond its first bytes
+/// (which the cache read to evict it) is read to remake it.
 #[repr(C)]
 struct NameEntry<const N: usize> {
     /// The whole member last rendered for it, while valid.
     memo: Option<Memo>,
     key_len: usize,
+    /// Its registered domain's length (in `bytes` after the name), or 0.
+    domain_len: usize,
     head_len: usize,
+    /// Why the name has no registered domain to look up.
+    skip: Option<SkipReason>,
     /// The registered domain is a `whois_recon` service.
     whois: bool,
     /// Back to back, so that a hit reads one run of memory: the name (the
-    /// cache key, `..key_len`); the start of its `domreg` member
-    /// (`"domreg":{"name":...` with the Unicode form and the registered
-    /// domain when there are; `head_len` bytes); and with a memo, the rest
-    /// of the member (to `memo.member_end`), then the memo's field. Kept in
-    /// the entry itself up to `N` bytes, so that a hit reads the entry and
-    /// its bytes as one run instead of following a pointer.
-    bytes: SmallVec<[u8; N]>,
-    /// Its registered domain, or why it has none.
-    analysis: Analysis<'static>,
+    /// cache key, `..key_len`); its registered domain (`domain_len`
+    /// bytes); the start of its `domreg` member (`"domreg":{"name":...`
+    /// with the Unicode form and the registered domain when there are;
+    /// `head_len` bytes); and with a memo, the rest of the member (to
+    /// `memo.member_end`), then the memo's field. Kept in the entry itself
+    /// up to `N` bytes, so that a hit reads the entry and its bytes as one
+    /// run instead of following a pointer.
+    bytes: crate::bytes::Inline<N>,
 }
 
 /// What the `domreg` member rendered last for a name holds: reused for
@@ -372,57 +376,80 @@ struct Memo {
 
 impl<const N: usize> NameEntry<N> {
     /// The entry for `name`, in the allocations of `old` (an evicted entry:
-    /// its box, its bytes and its name's string) when there is one;
-    /// `scratch` is a buffer to render the member's head in.
+    /// its box and its bytes) when there is one; `scratch` is a buffer to
+    /// render the member's head in.
     fn new(
         old: Option<Box<NameEntry<N>>>,
         name: &str,
         risk: &RiskEngine,
         scratch: &mut Vec<u8>,
     ) -> Box<NameEntry<N>> {
-        const NONE: Analysis<'static> = Analysis::Skip {
-            name: std::borrow::Cow::Borrowed(""),
-            reason: SkipReason::Wildcard,
-        };
         let mut entry = old.unwrap_or_else(|| {
             Box::new(NameEntry {
-                analysis: NONE,
-                whois: false,
-                bytes: SmallVec::new(),
-                key_len: 0,
-                head_len: 0,
                 memo: None,
+                key_len: 0,
+                domain_len: 0,
+                head_len: 0,
+                skip: None,
+                whois: false,
+                bytes: crate::bytes::Inline::new(),
             })
         });
-        let buffer = std::mem::replace(&mut entry.analysis, NONE).into_buffer();
-        let analysis = domain::analyze(name).into_owned_in(buffer);
         scratch.clear();
-        entry.whois = match &analysis {
+        let domain = match domain::analyze(name) {
             Analysis::Lookup(t) => {
                 output::write_domreg_head(scratch, &t.name, Some(t.domain()));
-                risk.is_whois_service(&t.name)
+                entry.whois = risk.is_whois_service(&t.name);
+                entry.skip = None;
+                Some(t)
             }
-            Analysis::Skip { name, .. } => {
-                output::write_domreg_head(scratch, truncate(name, domain::MAX_NAME_LEN), None);
-                false
+            Analysis::Skip { name, reason } => {
+                output::write_domreg_head(scratch, truncate(&name, domain::MAX_NAME_LEN), None);
+                entry.whois = false;
+                entry.skip = Some(reason);
+                None
             }
         };
+        let domain = domain.as_ref().map_or("", |t| t.domain());
         let bytes = &mut entry.bytes;
         bytes.clear();
         bytes.extend_from_slice(name.as_bytes());
+        bytes.extend_from_slice(domain.as_bytes());
         bytes.extend_from_slice(scratch);
         scratch.clear();
         entry.key_len = name.len();
-        entry.head_len = bytes.len() - name.len();
-        entry.analysis = analysis;
+        entry.domain_len = domain.len();
+        entry.head_len = bytes.len() - name.len() - domain.len();
         entry.memo = None;
         entry
     }
 
+    /// Where its member starts in `bytes`.
+    fn member_start(&self) -> usize {
+        self.key_len + self.domain_len
+    }
+
+    /// Its registered domain, or why it has none.
+    fn target(&self) -> Result<&str, SkipReason> {
+        match self.skip {
+            Some(reason) => Err(reason),
+            // Written by `new` from a `str` (A-labels, ASCII): always
+            // there and UTF-8.
+            None => Ok(self
+                .bytes
+                .as_slice()
+                .get(self.key_len..self.member_start())
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .unwrap_or("")),
+        }
+    }
+
     /// The start of the name's `domreg` member.
     fn head(&self) -> &[u8] {
+        let start = self.member_start();
         self.bytes
-            .get(self.key_len..self.key_len + self.head_len)
+            .as_slice()
+            .get(start..start + self.head_len)
             .unwrap_or(&[])
     }
 
@@ -434,16 +461,20 @@ impl<const N: usize> NameEntry<N> {
             && (m.from..=m.to).contains(&at)
             && self
                 .bytes
+                .as_slice()
                 .get(m.member_end..)
                 .is_some_and(|f| crate::bytes::eq(f, field.as_bytes()));
-        let member = self.bytes.get(self.key_len..m.member_end)?;
+        let member = self
+            .bytes
+            .as_slice()
+            .get(self.member_start()..m.member_end)?;
         valid.then_some((m, member))
     }
 
     /// Keep `member` (which starts with [`NameEntry::head`]) as the memo
     /// for `field`.
     fn set_memo(&mut self, memo: Memo, member: &[u8], field: &str) {
-        self.bytes.truncate(self.key_len);
+        self.bytes.truncate(self.member_start());
         self.bytes.extend_from_slice(member);
         let member_end = self.bytes.len();
         self.bytes.extend_from_slice(field.as_bytes());
@@ -453,7 +484,7 @@ impl<const N: usize> NameEntry<N> {
 
 impl<const N: usize> names::Keyed for NameEntry<N> {
     fn key(&self) -> &[u8] {
-        self.bytes.get(..self.key_len).unwrap_or(&[])
+        self.bytes.as_slice().get(..self.key_len).unwrap_or(&[])
     }
 }
 
@@ -729,8 +760,8 @@ fn render_fresh<const N: usize>(
     Option<Memo>,
 ) {
     member.extend_from_slice(entry.head());
-    let target = match &entry.analysis {
-        Analysis::Skip { reason, .. } => {
+    let domain = match entry.target() {
+        Err(reason) => {
             output::write_domreg_tail(
                 member,
                 &DomregMember {
@@ -738,18 +769,17 @@ fn render_fresh<const N: usize>(
                     domain: None,
                     field,
                     lookup: LookupKind::Skipped,
-                    skip_reason: Some(*reason),
+                    skip_reason: Some(reason),
                     error: None,
                     registration: None,
                     risk: Default::default(),
                 },
                 None,
             );
-            return (LookupKind::Skipped, Some(*reason), None, None);
+            return (LookupKind::Skipped, Some(reason), None, None);
         }
-        Analysis::Lookup(target) => target,
+        Ok(domain) => domain,
     };
-    let domain = target.domain();
     let (result, rendered) = lookup.lookup_rendered(domain);
     let (kind, known, error) = classify(result, at);
     let skip_reason = (kind == LookupKind::Skipped).then_some(SkipReason::Overload);
@@ -765,7 +795,7 @@ fn render_fresh<const N: usize>(
     output::write_domreg_tail(
         member,
         &DomregMember {
-            name: &target.name,
+            name: "",
             domain: Some(domain),
             field,
             lookup: kind,
@@ -1020,8 +1050,8 @@ mod tests {
     }
 
     /// A name cache entry remade in an evicted entry's allocations is the
-    /// entry made afresh: nothing of the old name (its analysis, bytes,
-    /// whois match or memo) is left over, whatever the two names are.
+    /// entry made afresh: nothing of the old name (its registered domain or
+    /// skip reason, bytes, whois match or memo) is left over, whatever the two names are.
     #[test]
     fn evicted_entries_are_remade_in_full() {
         let e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
@@ -1046,10 +1076,11 @@ mod tests {
         fn check<const N: usize>(risk: &RiskEngine, names: &[&str]) {
             let view = |n: &NameEntry<N>| {
                 (
-                    n.analysis.clone(),
+                    n.target().map(str::to_owned),
                     n.whois,
-                    n.bytes.to_vec(),
+                    n.bytes.as_slice().to_vec(),
                     n.key_len,
+                    n.domain_len,
                     n.head_len,
                     n.memo.is_some(),
                 )
@@ -1074,6 +1105,11 @@ mod tests {
                     }
                     let reused = NameEntry::new(Some(old), second, risk, &mut Vec::new());
                     let fresh = NameEntry::<N>::new(None, second, risk, &mut Vec::new());
+                    let analysed = match domain::analyze(second) {
+                        Analysis::Lookup(t) => Ok(t.domain().to_owned()),
+                        Analysis::Skip { reason, .. } => Err(reason),
+                    };
+                    assert_eq!(fresh.target().map(str::to_owned), analysed, "{second}");
                     assert_eq!(
                         view(&reused),
                         view(&fresh),
