@@ -142,43 +142,6 @@ pub enum Analysis<'a> {
 }
 
 impl Analysis<'_> {
-    /// The same analysis, its name written into `buf` (whose allocation is
-    /// reused) instead of a new string.
-    pub fn into_owned_in(self, mut buf: String) -> Analysis<'static> {
-        buf.clear();
-        match self {
-            Analysis::Lookup(t) => {
-                buf.push_str(&t.name);
-                Analysis::Lookup(Target {
-                    name: Cow::Owned(buf),
-                    domain_start: t.domain_start,
-                })
-            }
-            Analysis::Skip { name, reason } => {
-                buf.push_str(&name);
-                Analysis::Skip {
-                    name: Cow::Owned(buf),
-                    reason,
-                }
-            }
-        }
-    }
-
-    /// The string this analysis owns, if any, to be reused.
-    pub fn into_buffer(self) -> String {
-        match self {
-            Analysis::Lookup(Target {
-                name: Cow::Owned(s),
-                ..
-            })
-            | Analysis::Skip {
-                name: Cow::Owned(s),
-                ..
-            } => s,
-            _ => String::new(),
-        }
-    }
-
     /// The same analysis, owning its strings.
     pub fn into_owned(self) -> Analysis<'static> {
         match self {

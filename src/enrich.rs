@@ -334,8 +334,8 @@ pub struct Enricher {
 /// `repr(C)`, in the order a hit reads it: the memo and the lengths, then
 /// the bytes, so that a hit reads one run of memory from the entry's
 /// start. Plain data but for the bytes: an entry is remade in an evicted
-/// entry's allocation, and nothing of the old entry beyond its first bytes
-/// (which the cache read to evict it) is read to remake it.
+/// entry's allocation, which nothing has read for a while, and remaking it
+/// reads nothing of the old entry but the length at the start of its bytes.
 #[repr(C)]
 struct NameEntry<const N: usize> {
     /// The whole member last rendered for it, while valid.
@@ -795,6 +795,7 @@ fn render_fresh<const N: usize>(
     output::write_domreg_tail(
         member,
         &DomregMember {
+            // The head, with the name and the domain, is in `member`.
             name: "",
             domain: Some(domain),
             field,
@@ -1051,7 +1052,8 @@ mod tests {
 
     /// A name cache entry remade in an evicted entry's allocations is the
     /// entry made afresh: nothing of the old name (its registered domain or
-    /// skip reason, bytes, whois match or memo) is left over, whatever the two names are.
+    /// skip reason, bytes, whois match or memo) is left over, whatever the
+    /// two names are.
     #[test]
     fn evicted_entries_are_remade_in_full() {
         let e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
