@@ -194,7 +194,7 @@ const HOLE: usize = size_of::<usize>() + 1;
 /// record is unchanged.
 ///
 /// One allocation, which a record holds directly: the number of holes, the
-/// holes ([`HOLE`] bytes each), then the object. A name seen for the first
+/// holes (`HOLE` bytes each), then the object. A name seen for the first
 /// time reads the template from cold memory, and each pointer followed
 /// would be one more wait on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
