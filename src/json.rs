@@ -507,6 +507,9 @@ impl<'a> Parser<'a, '_> {
         }
         // The first bytes of the node's child segments, read once for all
         // the object's keys: most keys are rejected by their first byte.
+        // (The node itself is looked up again for a key that passes:
+        // holding it across the loop compiled to 1.5% more instructions on
+        // Zeek lines.)
         let first = self.trie.node(node).map_or([0; 4], |n| n.first);
         loop {
             let key = self.key()?;
