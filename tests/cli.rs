@@ -1844,3 +1844,169 @@ fn threads_write_each_event_of_a_quiet_pipe_at_once() {
     assert_eq!(child.wait().expect("wait").code(), Some(0));
     reader.join().expect("reader");
 }
+
+/// `--threads` on a file where over-long lines (cap 64) come first, in a
+/// row, every few hundred lines, last without `\n`, and at exactly the cap
+/// and one byte past it: each thread reads its own batches and the calling
+/// thread streams each over-long line through, and the bytes and the
+/// summary are those of one thread, from the file and from stdin.
+#[test]
+fn threads_stream_over_long_lines_in_order() {
+    let env = Env::new();
+    let padded = |len: usize| {
+        let head = r#"{"uid":"C","query":"nic.xyz","pad":""#;
+        let mut line = head.as_bytes().to_vec();
+        line.resize(len - 2, b'z');
+        line.extend_from_slice(b"\"}");
+        line
+    };
+    let mut input = Vec::new();
+    let mut long = 0;
+    let push = |line: &[u8], input: &mut Vec<u8>| {
+        input.extend_from_slice(line);
+        input.push(b'\n');
+    };
+    push(&padded(300 << 10), &mut input);
+    long += 1;
+    for i in 0..40_000 {
+        let name = ["www.google.com", "plus.l.google.com", "nic.xyz", "x.local"][i % 4];
+        push(
+            format!(r#"{{"uid":"C{i}","query":"{name}"}}"#).as_bytes(),
+            &mut input,
+        );
+        if i % 997 == 0 {
+            for _ in 0..1 + i % 3 {
+                push(&padded(65 + i), &mut input);
+                long += 1;
+            }
+            push(&padded(64), &mut input);
+        }
+    }
+    input.extend_from_slice(&padded(100_000));
+    long += 1;
+    assert!(input.len() > 2 << 20);
+    let path = env.file("long.log", &input);
+    let cap = ["--max-line-bytes", "64"];
+    let one = env.enrich(&[&cap[..], &[path.to_str().unwrap()]].concat(), b"");
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert!(
+        one.stderr.contains(&format!("oversized {long}")),
+        "{long}: {}",
+        one.stderr
+    );
+    assert_eq!(output_lines(&one.stdout).len(), input_lines(&input).len());
+    for threads in ["2", "3"] {
+        let args = [&cap[..], &["--threads", threads, path.to_str().unwrap()]].concat();
+        let many = env.enrich(&args, b"");
+        assert_eq!(many.code, 0, "{}", many.stderr);
+        assert!(
+            many.stdout == one.stdout,
+            "--threads {threads}: outputs differ"
+        );
+        assert_eq!(many.stderr, one.stderr);
+    }
+    let piped = env.enrich(&[&cap[..], &["--threads", "2"]].concat(), &input);
+    assert!(piped.stdout == one.stdout, "stdin output differs");
+    assert_eq!(piped.stderr, one.stderr);
+}
+
+/// `--threads 2` where reading a regular file fails (`/proc/self/mem` fails
+/// its first read): the error is reported, the next file is still
+/// enriched, and the exit code is 1, as on one thread.
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_report_a_read_error_and_go_on() {
+    let env = Env::new();
+    let good = sample("zeek-dns.ndjson");
+    let alone = env.enrich(&[os("-q"), good.as_os_str()], b"");
+    for threads in ["1", "2"] {
+        let out = env.enrich(
+            &[
+                os("-q"),
+                os("--threads"),
+                os(threads),
+                os("/proc/self/mem"),
+                good.as_os_str(),
+            ],
+            b"",
+        );
+        assert_eq!(out.code, 1, "--threads {threads}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("domreg: /proc/self/mem: Input/output error"),
+            "--threads {threads}: {}",
+            out.stderr
+        );
+        assert!(out.stdout == alone.stdout, "--threads {threads}");
+    }
+}
+
+/// `domreg enrich --threads 2 big | head -1`, from a file and from a pipe
+/// that stays open: domreg exits 0 without an error message, and from the
+/// pipe without waiting for more input.
+#[test]
+fn threads_exit_quietly_on_a_broken_pipe() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    let env = Env::new();
+    let one = std::fs::read(sample("zeek-dns.ndjson")).expect("sample");
+    let big = env.file("big.ndjson", one.repeat(40));
+    for from_file in [true, false] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_domreg"));
+        command
+            .args(["enrich", "--offline", "--threads", "2", "--now", NOW])
+            .arg("--registrations")
+            .arg(&env.regs)
+            .env_remove("DOMREG_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if from_file {
+            command.arg(&big).stdin(Stdio::null());
+        } else {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = command.spawn().expect("spawn domreg");
+        let mut stdin = child.stdin.take();
+        if let Some(stdin) = &mut stdin {
+            stdin.write_all(&one).expect("write stdin");
+            stdin.flush().expect("flush stdin");
+        }
+        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        reader.read_line(&mut first).expect("first line");
+        assert!(first.starts_with("{\"_path\":\"dns\""), "{first}");
+        drop(reader); // like `head -1` exiting
+        if let Some(stdin) = &mut stdin {
+            // If domreg has not met the closed pipe yet, the next events'
+            // output will; stdin stays open. (If it has, it has exited, and
+            // this write fails.)
+            let _ = stdin.write_all(&one).and_then(|()| stdin.flush());
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "from_file {from_file}: domreg still running"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("stderr");
+        assert_eq!(status.code(), Some(0), "from_file {from_file}: {stderr}");
+        let lower = stderr.to_lowercase();
+        assert!(
+            !lower.contains("error") && !lower.contains("pipe") && !lower.contains("panic"),
+            "{stderr}"
+        );
+        drop(stdin);
+    }
+}

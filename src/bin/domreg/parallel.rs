@@ -1,19 +1,21 @@
 //! `domreg enrich --offline --threads N`: the input is cut into batches of
 //! whole lines and enriched on N threads, each with its own [`Enricher`] and
 //! the registration records shared read-only: the calling thread and N - 1
-//! workers. A reader thread of its own reads the input into batches. The
-//! calling thread hands a batch to a worker while the workers have fewer
-//! than two batches each in flight, and otherwise enriches the batch
-//! itself, so that every thread stays busy on N cores and a slow worker
-//! gets less work. Results are written in input order. An over-long line is
+//! workers. Results are written in input order, and an over-long line is
 //! streamed through once the batches before it are written, as on one
-//! thread.
+//! thread. `--threads 1` is the serial path.
 //!
-//! A batch ends at [`BATCH_BYTES`] or, when the input is not a regular
-//! file (a pipe), wherever the bytes read so far end; when no batch has come
-//! for [`IDLE_FLUSH`], everything enriched so far is written and flushed.
-//! So events on a slow pipe come out at once, not when a whole batch has
-//! arrived. `--threads 1` is the serial path.
+//! A regular file is read by each thread in turn ([`file`]). Other input
+//! (a pipe) is read here, by a reader thread of its own: a read from it may
+//! wait, and the output must not wait with it. The calling thread hands a
+//! batch to a worker while the workers have fewer than two batches each in
+//! flight, and otherwise enriches the batch itself, so that every thread
+//! stays busy on N cores and a slow worker gets less work.
+//!
+//! A batch ends at [`BATCH_BYTES`] or, from a pipe, wherever the bytes read
+//! so far end; when no batch has come for [`IDLE_FLUSH`], everything
+//! enriched so far is written and flushed. So events on a slow pipe come
+//! out at once, not when a whole batch has arrived.
 
 use std::collections::VecDeque;
 use std::io::{self, BufReader, Read, Write};
@@ -27,6 +29,8 @@ use indicatif::ProgressBar;
 
 use crate::StreamError;
 use crate::lines::{self, Line};
+
+mod file;
 
 /// Bytes of input per batch, at most (whole lines; a batch holds at least
 /// one).
@@ -60,7 +64,8 @@ enum FromReader {
 }
 
 /// Enrich every line of `r` into `w`: the first enricher on this thread,
-/// each other one on a worker thread.
+/// each other one on a worker thread. `may_wait`: a read from `r` may wait
+/// for data (it is not a regular file).
 pub fn stream<R: Read + Send + 'static>(
     enrichers: &mut [Enricher],
     snapshot: &Snapshot,
@@ -70,6 +75,9 @@ pub fn stream<R: Read + Send + 'static>(
     may_wait: bool,
     w: &mut impl Write,
 ) -> Result<(), StreamError> {
+    if !may_wait {
+        return file::stream(enrichers, snapshot, fixed_now, progress, r, w);
+    }
     let Some((local, remote)) = enrichers.split_first_mut() else {
         return Ok(());
     };
@@ -79,7 +87,7 @@ pub fn stream<R: Read + Send + 'static>(
     // Not scoped: after a write error this thread returns at once, while
     // the reader may still wait on a read (from a terminal, say); it ends
     // at its next send, or with the process.
-    std::thread::spawn(move || read_batches(r, cap, may_wait, &input_tx, &spare_rx));
+    std::thread::spawn(move || read_batches(r, cap, &input_tx, &spare_rx));
     std::thread::scope(|scope| {
         let mut workers = Vec::with_capacity(remote.len());
         for enricher in remote.iter_mut() {
@@ -121,13 +129,12 @@ pub fn stream<R: Read + Send + 'static>(
 }
 
 /// The reader thread: the lines of `r` to `tx` in batches, reusing the
-/// batches that come back on `spare`. When a read from `r` `may_wait` (a
-/// pipe), a batch also ends where the bytes read so far end. Returns at the
-/// end of the input, after a read error, or when the receiver is gone.
+/// batches that come back on `spare`. A batch also ends where the bytes
+/// read so far end (the next read may wait). Returns at the end of the
+/// input, after a read error, or when the receiver is gone.
 fn read_batches<R: Read>(
     mut r: BufReader<R>,
     cap: usize,
-    may_wait: bool,
     tx: &mpsc::SyncSender<FromReader>,
     spare: &mpsc::Receiver<Batch>,
 ) {
@@ -144,7 +151,7 @@ fn read_batches<R: Read>(
         match lines::append_line(&mut r, &mut batch.buf, cap) {
             Ok(Some(Line::Complete)) => {
                 batch.ends.push(batch.buf.len());
-                if batch.buf.len() >= BATCH_BYTES || (may_wait && r.buffer().is_empty()) {
+                if batch.buf.len() >= BATCH_BYTES || r.buffer().is_empty() {
                     let full = std::mem::replace(&mut batch, fresh());
                     if tx.send(FromReader::Lines(full)).is_err() {
                         return;
