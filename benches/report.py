@@ -277,9 +277,11 @@ def main():
             notes.append(
                 "Scaling: the pair of one-thread processes shares only the machine (the L3 "
                 "cache, memory bandwidth), so its ratio is as much as two cores give here. "
-                "`--threads 2` also hands batches from thread to thread, and each thread's "
-                "name cache learns the trace's names on its own: a name repeated in both "
-                "threads' batches is analysed once per thread, not once.")
+                "`--threads 2` also shares one reader and one writer between its threads "
+                "(each thread takes the next batch of the file in turn; the main thread "
+                "writes them all in order), and each thread's name cache learns the "
+                "trace's names on its own: a name repeated in both threads' batches is "
+                "analysed once per thread, not once.")
             ceiling = (f"; two independent one-thread processes at once: "
                        f"{2 * d['mean'] / pair['mean']:.2f}×, the machine's ceiling")
         rows.append(("2 threads ≥ 1.8× 1 thread (`--threads 2`, Zeek dns)",
