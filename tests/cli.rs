@@ -2010,3 +2010,63 @@ fn threads_exit_quietly_on_a_broken_pipe() {
         drop(stdin);
     }
 }
+
+/// `domreg enrich` reading a pipe and writing to one (as in `cat logs |
+/// domreg enrich | next`) makes both pipes' buffers 1 MiB, one thread or
+/// two, and never makes a larger one smaller.
+#[cfg(target_os = "linux")]
+#[test]
+fn enrich_widens_its_pipes() {
+    use rustix::pipe::{fcntl_getpipe_size, fcntl_setpipe_size};
+    use std::io::Write;
+
+    let max: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if max < 1 << 20 {
+        eprintln!("skipped: /proc/sys/fs/pipe-max-size is {max}");
+        return;
+    }
+    let env = Env::new();
+    for threads in ["1", "2"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+            .args([
+                "enrich",
+                "--offline",
+                "-q",
+                "--threads",
+                threads,
+                "--now",
+                NOW,
+            ])
+            .arg("--registrations")
+            .arg(&env.regs)
+            .env_remove("DOMREG_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn domreg");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        // A pipe larger than 1 MiB stays as it is (root may make one).
+        let larger = fcntl_setpipe_size(stdout.get_ref(), 2 << 20).is_ok();
+        assert_eq!(fcntl_getpipe_size(&stdin).unwrap(), 64 << 10);
+        writeln!(stdin, r#"{{"uid":"C","query":"www.google.com"}}"#).unwrap();
+        stdin.flush().unwrap();
+        // The event has been read and written: domreg has set both pipes up.
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert!(line.contains("\"domreg\""), "{line}");
+        assert_eq!(fcntl_getpipe_size(&stdin).unwrap(), 1 << 20, "{threads}");
+        let out_size = fcntl_getpipe_size(stdout.get_ref()).unwrap();
+        assert_eq!(
+            out_size,
+            if larger { 2 << 20 } else { 1 << 20 },
+            "{threads}"
+        );
+        drop(stdin);
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+    }
+}

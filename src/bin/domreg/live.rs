@@ -468,6 +468,7 @@ fn read_inputs(
 ) {
     for input in inputs {
         let result = if input == Path::new("-") {
+            crate::widen_pipe(io::stdin());
             read_one(
                 &mut BufReader::with_capacity(256 * 1024, io::stdin()),
                 cap,
@@ -476,6 +477,9 @@ fn read_inputs(
         } else {
             match File::open(input) {
                 Ok(f) => {
+                    if f.metadata().is_ok_and(|m| !m.is_file()) {
+                        crate::widen_pipe(&f);
+                    }
                     let counted = Counted {
                         inner: f,
                         progress: progress.clone(),

@@ -1035,6 +1035,7 @@ async fn forward(
 }
 
 async fn forward_stdout(shared: &Shared) -> u64 {
+    crate::widen_pipe(std::io::stdout());
     let mut out = tokio::io::stdout();
     loop {
         let (chunks, closed) = shared.queue.take();
