@@ -349,7 +349,7 @@ fn for_each_input(
     Ok(failed)
 }
 
-/// The buffer asked for on an input pipe: 1 MiB, the most an unprivileged
+/// The buffer asked for on a pipe: 1 MiB, the most an unprivileged
 /// process may ask for by default (`/proc/sys/fs/pipe-max-size`).
 const PIPE_BYTES: usize = 1 << 20;
 
@@ -357,7 +357,7 @@ const PIPE_BYTES: usize = 1 << 20;
 /// smaller. With the default 64 KiB, the side that writes fills it in one
 /// go, then waits while the other side reads, and each is woken for every
 /// 64 KiB; on this project's test machine such a wake-up costs far more
-/// than the bytes (docs/performance.md: `cat trace | domreg` 16% faster,
+/// than the bytes (docs/performance.md: `cat trace | domreg` 10% faster,
 /// `domreg trace | cat` twice as fast). Anything else (not a pipe; refused,
 /// as beyond a user's pipe quota) is left as it is.
 pub(crate) fn widen_pipe(fd: impl std::os::fd::AsFd) {

@@ -390,7 +390,7 @@ impl<R: Read> Writer<'_, R> {
     fn put(&mut self, seq: u64, msg: Msg) {
         let index = usize::try_from(seq.saturating_sub(self.next_seq)).unwrap_or(usize::MAX);
         if self.waiting.len() <= index {
-            self.waiting.resize_with(index + 1, || None);
+            self.waiting.resize_with(index.saturating_add(1), || None);
         }
         if let Some(slot) = self.waiting.get_mut(index) {
             *slot = Some(msg);
