@@ -1700,45 +1700,6 @@ fn bad_now_and_cap_are_usage_errors() {
 
 // -------------------------------------------------------- broken pipe ----
 
-/// `domreg enrich big | head -1`: domreg exits 0 without an error message.
-#[test]
-fn broken_pipe_exits_quietly() {
-    let env = Env::new();
-    let one = std::fs::read(sample("zeek-dns.ndjson")).expect("sample");
-    // About 10 MB of input: far more output than a pipe buffer holds.
-    let big = env.file("big.ndjson", one.repeat(40));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
-        .args(["enrich", "--offline", "--now", NOW, "--registrations"])
-        .arg(&env.regs)
-        .arg(&big)
-        .env_remove("DOMREG_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn domreg");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut first = String::new();
-    reader.read_line(&mut first).expect("first line");
-    assert!(first.starts_with("{\"_path\":\"dns\""), "{first}");
-    drop(reader); // like `head -1` exiting
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("stderr");
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    let lower = stderr.to_lowercase();
-    assert!(
-        !lower.contains("error") && !lower.contains("pipe") && !lower.contains("panic"),
-        "{stderr}"
-    );
-}
-
 // ------------------------------------------------------------ threads ----
 
 /// `--threads 3` writes the same bytes and the same summary as one thread:
@@ -1806,11 +1767,8 @@ fn threads_write_each_event_of_a_quiet_pipe_at_once() {
     use std::time::Duration;
 
     let env = Env::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
-        .args(["enrich", "--offline", "--threads", "2", "-q", "--now", NOW])
-        .arg("--registrations")
-        .arg(&env.regs)
-        .env_remove("DOMREG_LOG")
+    let mut child = env
+        .enrich_command(&["--threads", "2", "-q"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -1941,73 +1899,68 @@ fn threads_report_a_read_error_and_go_on() {
     }
 }
 
-/// `domreg enrich --threads 2 big | head -1`, from a file and from a pipe
-/// that stays open: domreg exits 0 without an error message, and from the
-/// pipe without waiting for more input.
+/// `domreg enrich big | head -1`, on one thread and on two, from a file and
+/// from a pipe that stays open: domreg exits 0 without an error message,
+/// and from the pipe without waiting for more input.
 #[test]
-fn threads_exit_quietly_on_a_broken_pipe() {
+fn broken_pipe_exits_quietly() {
     use std::io::Write;
     use std::time::{Duration, Instant};
 
     let env = Env::new();
     let one = std::fs::read(sample("zeek-dns.ndjson")).expect("sample");
+    // About 10 MB of input: far more output than a pipe buffer holds.
     let big = env.file("big.ndjson", one.repeat(40));
-    for from_file in [true, false] {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_domreg"));
-        command
-            .args(["enrich", "--offline", "--threads", "2", "--now", NOW])
-            .arg("--registrations")
-            .arg(&env.regs)
-            .env_remove("DOMREG_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if from_file {
-            command.arg(&big).stdin(Stdio::null());
-        } else {
-            command.stdin(Stdio::piped());
-        }
-        let mut child = command.spawn().expect("spawn domreg");
-        let mut stdin = child.stdin.take();
-        if let Some(stdin) = &mut stdin {
-            stdin.write_all(&one).expect("write stdin");
-            stdin.flush().expect("flush stdin");
-        }
-        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut first = String::new();
-        reader.read_line(&mut first).expect("first line");
-        assert!(first.starts_with("{\"_path\":\"dns\""), "{first}");
-        drop(reader); // like `head -1` exiting
-        if let Some(stdin) = &mut stdin {
-            // If domreg has not met the closed pipe yet, the next events'
-            // output will; stdin stays open. (If it has, it has exited, and
-            // this write fails.)
-            let _ = stdin.write_all(&one).and_then(|()| stdin.flush());
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break status;
+    for threads in ["1", "2"] {
+        for from_file in [true, false] {
+            let case = format!("--threads {threads}, from_file {from_file}");
+            let mut command = env.enrich_command(&["--threads", threads]);
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            if from_file {
+                command.arg(&big).stdin(Stdio::null());
+            } else {
+                command.stdin(Stdio::piped());
             }
+            let mut child = command.spawn().expect("spawn domreg");
+            let mut stdin = child.stdin.take();
+            if let Some(stdin) = &mut stdin {
+                stdin.write_all(&one).expect("write stdin");
+                stdin.flush().expect("flush stdin");
+            }
+            let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+            let mut first = String::new();
+            reader.read_line(&mut first).expect("first line");
+            assert!(first.starts_with("{\"_path\":\"dns\""), "{case}: {first}");
+            drop(reader); // like `head -1` exiting
+            if let Some(stdin) = &mut stdin {
+                // If domreg has not met the closed pipe yet, the next
+                // events' output will; stdin stays open. (If it has, it
+                // has exited, and this write fails.)
+                let _ = stdin.write_all(&one).and_then(|()| stdin.flush());
+            }
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let status = loop {
+                if let Some(status) = child.try_wait().expect("try_wait") {
+                    break status;
+                }
+                assert!(Instant::now() < deadline, "{case}: domreg still running");
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .expect("stderr")
+                .read_to_string(&mut stderr)
+                .expect("stderr");
+            assert_eq!(status.code(), Some(0), "{case}: {stderr}");
+            let lower = stderr.to_lowercase();
             assert!(
-                Instant::now() < deadline,
-                "from_file {from_file}: domreg still running"
+                !lower.contains("error") && !lower.contains("pipe") && !lower.contains("panic"),
+                "{case}: {stderr}"
             );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut stderr)
-            .expect("stderr");
-        assert_eq!(status.code(), Some(0), "from_file {from_file}: {stderr}");
-        let lower = stderr.to_lowercase();
-        assert!(
-            !lower.contains("error") && !lower.contains("pipe") && !lower.contains("panic"),
-            "{stderr}"
-        );
-        drop(stdin);
+            drop(stdin);
+        }
     }
 }
 
@@ -2030,19 +1983,8 @@ fn enrich_widens_its_pipes() {
     }
     let env = Env::new();
     for threads in ["1", "2"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
-            .args([
-                "enrich",
-                "--offline",
-                "-q",
-                "--threads",
-                threads,
-                "--now",
-                NOW,
-            ])
-            .arg("--registrations")
-            .arg(&env.regs)
-            .env_remove("DOMREG_LOG")
+        let mut child = env
+            .enrich_command(&["-q", "--threads", threads])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

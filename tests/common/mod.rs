@@ -150,6 +150,19 @@ impl Env {
         domreg(all, stdin)
     }
 
+    /// `domreg enrich --offline --now NOW --registrations regs.jsonl ARGS`,
+    /// not started, without `DOMREG_LOG`: for a test that talks to the
+    /// running process.
+    pub fn enrich_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_domreg"));
+        command
+            .args(["enrich", "--offline", "--now", NOW, "--registrations"])
+            .arg(&self.regs)
+            .args(args)
+            .env_remove("DOMREG_LOG");
+        command
+    }
+
     /// Enrich `stdin` alone and return its single output line as JSON.
     pub fn enrich_one(&self, line: &str) -> Value {
         let out = self.enrich(&["-q"], format!("{line}\n").as_bytes());

@@ -157,24 +157,8 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !args.offline {
-        let out: Box<dyn Write + Send> = match &args.output {
-            Some(path) => {
-                let file =
-                    File::create(path).with_context(|| format!("creating {}", path.display()))?;
-                widen_pipe(&file);
-                Box::new(file)
-            }
-            None => {
-                widen_pipe(io::stdout());
-                Box::new(io::stdout())
-            }
-        };
-        let out = BufWriter::with_capacity(FLUSH_AT, out);
-        let inputs: Vec<PathBuf> = if args.files.is_empty() {
-            vec![PathBuf::from("-")]
-        } else {
-            args.files.clone()
-        };
+        let out = open_output(args.output.as_deref())?;
+        let inputs = input_paths(&args.files);
         let progress = progress_bar(&inputs, args.quiet);
         let report = live::enrich_live(
             &args,
@@ -196,24 +180,8 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
         });
     }
 
-    let inputs: Vec<PathBuf> = if args.files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.files.clone()
-    };
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => {
-            let file =
-                File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            widen_pipe(&file);
-            Box::new(file)
-        }
-        None => {
-            widen_pipe(io::stdout());
-            Box::new(io::stdout().lock())
-        }
-    };
-    let mut out = BufWriter::with_capacity(FLUSH_AT, out);
+    let inputs = input_paths(&args.files);
+    let mut out = open_output(args.output.as_deref())?;
     if args.follow
         && let Some(path) = inputs.first()
     {
@@ -347,6 +315,33 @@ fn for_each_input(
         }
     }
     Ok(failed)
+}
+
+/// The inputs of `enrich`: its FILEs, or stdin (`-`) when there are none.
+fn input_paths(files: &[PathBuf]) -> Vec<PathBuf> {
+    if files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        files.to_vec()
+    }
+}
+
+/// Where `enrich` writes: the file `--output` names (created), or stdout;
+/// a pipe made larger ([`widen_pipe`]).
+fn open_output(path: Option<&Path>) -> Result<BufWriter<Box<dyn Write + Send>>> {
+    let out: Box<dyn Write + Send> = match path {
+        Some(path) => {
+            let file =
+                File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            widen_pipe(&file);
+            Box::new(file)
+        }
+        None => {
+            widen_pipe(io::stdout());
+            Box::new(io::stdout())
+        }
+    };
+    Ok(BufWriter::with_capacity(FLUSH_AT, out))
 }
 
 /// The buffer asked for on a pipe: 1 MiB, the most an unprivileged
