@@ -287,6 +287,19 @@ def main():
         rows.append(("2 threads ≥ 1.8× 1 thread (`--threads 2`, Zeek dns)",
                      f"{ratio:.2f}× ({d2['rate']:,.0f} events/s on 2 threads{ceiling})",
                      verdict(ratio >= TARGET_SCALING)))
+    pipes, live_run = res.get((z, "domreg-pipes")), res.get((z, "domreg-live"))
+    if d and (pipes or live_run):
+        parts = []
+        if pipes:
+            parts.append(f"through pipes (`cat TRACE | domreg | cat`) it takes "
+                         f"{pipes['mean'] / d['mean']:.2f}× its time with files "
+                         f"({pipes['rate']:,.0f} events/s)")
+        if live_run:
+            parts.append(f"the live path (no `--offline`) on a cache that holds every domain "
+                         f"takes {live_run['mean'] / d['mean']:.2f}× the offline time "
+                         f"({live_run['rate']:,.0f} events/s; why: performance.md, \"The live "
+                         f"path on a warm cache\")")
+        notes.append("Not targets, on the Zeek trace, one thread: " + "; ".join(parts) + ".")
     w("## Targets (one core, warm cache)")
     w("")
     w("From the issue, measured on the Zeek dns trace; ratios are of mean wall times "
@@ -354,7 +367,8 @@ def main():
       f"(N = {machine.get('runs')} for the 1,000,000-event traces, {machine.get('small_runs')} "
       "for jq and the per-format traces), output to `/dev/null`. The commands compared "
       "with each other run in turn, round by round: on each trace cat, the floor, domreg, "
-      "domreg-2t and domreg-pair (with the start-up run on the Zeek trace); on each "
+      "domreg-2t, and on the Zeek trace the start-up run, domreg-pair, domreg-pipes and "
+      "domreg-live; on each "
       "per-format trace the floor and domreg. A slow spell of the machine then falls on "
       "all of them alike instead of on one command's runs:")
     w("")
@@ -370,6 +384,12 @@ def main():
       "--threads 2 TRACE > /dev/null   # domreg-2t: two threads (the main one and a worker)")
     w("sh -c 'DOMREG TRACE & DOMREG TRACE; wait'             # domreg-pair (Zeek dns): two "
       "one-thread runs at once, 2,000,000 events")
+    w("cat TRACE | DOMREG | cat > /dev/null                  # domreg-pipes (Zeek dns): "
+      "reading a pipe and writing one")
+    w("target/release/domreg enrich --registrations registrations.jsonl -q --bootstrap "
+      "tests/fixtures/bootstrap/dns.json --no-cache --ttl-found 999999999 --cache-entries "
+      "2000000 --cache-memory 4096 TRACE > /dev/null   # domreg-live (Zeek dns): the live path "
+      "(no --offline) on a cache holding every domain; nothing is fetched")
     w("```")
     w("")
 
@@ -386,7 +406,7 @@ def main():
     for key, label in (("zeek_dns", z), ("mixed", "mixed.log")):
         tb = t[key]["bytes"]
         fl, ct, jq = (res.get((label, x)) for x in ("floor", "cat", "jq"))
-        for tool in ("cat", "floor", "jq", "domreg", "domreg-2t"):
+        for tool in ("cat", "floor", "jq", "domreg", "domreg-2t", "domreg-pipes", "domreg-live"):
             r = res.get((label, tool))
             if not r:
                 continue

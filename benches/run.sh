@@ -93,6 +93,11 @@ PY
 }
 
 ENRICH="$BIN enrich --offline --registrations $REGS -q"
+# The live path (no --offline) on a cache that holds every domain: the
+# records loaded into the LRU cache, the bootstrap file the test fixture,
+# so nothing is fetched.
+LIVE_ENRICH="$BIN enrich --registrations $REGS -q --bootstrap tests/fixtures/bootstrap/dns.json \
+    --no-cache --ttl-found 999999999 --cache-entries 2000000 --cache-memory 4096"
 for t in zeek-dns.ndjson mixed.log; do
     step "throughput: $t"
     n=$(wc -l < "$W/$t")
@@ -109,6 +114,10 @@ for t in zeek-dns.ndjson mixed.log; do
         # What two cores give at best here: two independent one-thread
         # processes at once, sharing only the machine (2n events in all).
         add "$t" domreg-pair "$((2 * n))" "$ENRICH $W/$t > /dev/null & $ENRICH $W/$t > /dev/null; wait"
+        # As in a pipeline: reading a pipe and writing one.
+        add "$t" domreg-pipes "$n" "cat $W/$t | $ENRICH | cat > /dev/null"
+        # The live path on a warm cache.
+        add "$t" domreg-live "$n" "$LIVE_ENRICH $W/$t > /dev/null"
     fi
     run_group "$RUNS"
     jq_in="$W/jq-$t"
