@@ -3,6 +3,8 @@
 
 use std::io::{self, BufRead, Write};
 
+use crate::StreamError;
+
 /// How a line was read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
@@ -88,6 +90,36 @@ pub fn copy_rest(r: &mut impl BufRead, w: &mut impl Write) -> io::Result<u64> {
     }
 }
 
+/// [`copy_rest`] for an enriching stream: a failed write is told from a
+/// failed read (both come back from the copy as one `io::Error`).
+pub fn copy_rest_to(r: &mut impl BufRead, w: &mut impl Write) -> Result<u64, StreamError> {
+    let mut to = Tracked { w, failed: false };
+    let copied = copy_rest(r, &mut to);
+    let failed = to.failed;
+    copied.map_err(|e| match failed {
+        true => StreamError::Write(e),
+        false => StreamError::Read(e),
+    })
+}
+
+/// A writer that notes whether a write failed.
+struct Tracked<'a, W> {
+    w: &'a mut W,
+    failed: bool,
+}
+
+impl<W: Write> Write for Tracked<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.w.write(buf).inspect_err(|e| {
+            self.failed |= e.kind() != io::ErrorKind::Interrupted;
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
 fn memchr(haystack: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', haystack)
 }
@@ -109,6 +141,40 @@ mod tests {
             out.push((line, long));
         }
         out
+    }
+
+    /// A failed write is a write error, a failed read a read error.
+    #[test]
+    fn copy_rest_to_tells_write_from_read_errors() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from(io::ErrorKind::StorageFull))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        struct Broken;
+        impl io::Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::from(io::ErrorKind::InvalidData))
+            }
+        }
+        let mut r = io::BufReader::new(&b"rest of the line\nnext"[..]);
+        assert!(matches!(
+            copy_rest_to(&mut r, &mut Full),
+            Err(StreamError::Write(_))
+        ));
+        let mut r = io::BufReader::new(Broken);
+        assert!(matches!(
+            copy_rest_to(&mut r, &mut Vec::new()),
+            Err(StreamError::Read(_))
+        ));
+        let mut r = io::BufReader::new(&b"rest\nnext"[..]);
+        let mut out = Vec::new();
+        assert!(matches!(copy_rest_to(&mut r, &mut out), Ok(4)));
+        assert_eq!(out, b"rest");
     }
 
     #[test]

@@ -486,10 +486,7 @@ impl Run<'_> {
                     w.write_all(&out).map_err(StreamError::Write)?;
                     out.clear();
                     w.write_all(&line).map_err(StreamError::Write)?;
-                    let rest = lines::copy_rest(r, w).map_err(|e| match e.kind() {
-                        io::ErrorKind::BrokenPipe => StreamError::Write(e),
-                        _ => StreamError::Read(e),
-                    })?;
+                    let rest = lines::copy_rest_to(r, w)?;
                     since_tick += rest;
                     w.write_all(b"\n").map_err(StreamError::Write)?;
                     self.enricher.record_passthrough(PassReason::Oversized);

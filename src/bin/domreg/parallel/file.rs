@@ -249,19 +249,14 @@ impl<R: Read> Shared<R> {
     /// bytes copied.
     fn copy_long_line(&self, w: &mut impl Write) -> Result<u64, StreamError> {
         let mut input = lock(&self.input);
-        let mut to = Tracked { w, failed: false };
-        let copied = lines::copy_rest(&mut input.reader, &mut to);
-        let failed = to.failed;
+        let copied = lines::copy_rest_to(&mut input.reader, w);
         input.state = match copied {
             Ok(_) => State::Open,
             Err(_) => State::Closed,
         };
         drop(input);
         self.input_ready.notify_all();
-        copied.map_err(|e| match failed {
-            true => StreamError::Write(e),
-            false => StreamError::Read(e),
-        })
+        copied
     }
 
     /// Tell the workers to end.
@@ -422,24 +417,5 @@ impl<R: Read> Writer<'_, R> {
             }
         }
         Ok(())
-    }
-}
-
-/// A writer that notes whether a write failed, to tell a write error from
-/// a read error where both come back as one.
-struct Tracked<'a, W> {
-    w: &'a mut W,
-    failed: bool,
-}
-
-impl<W: Write> Write for Tracked<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.w.write(buf).inspect_err(|e| {
-            self.failed |= e.kind() != io::ErrorKind::Interrupted;
-        })
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
     }
 }
