@@ -53,6 +53,7 @@ assert!(text.contains(r#""subtechnique":{"id":["T1583.001"]"#));
 #![deny(missing_docs)]
 
 pub mod attack;
+pub mod batch;
 pub mod bootstrap;
 mod bytes;
 pub mod cache;

@@ -19,6 +19,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::batch::Lines;
 use crate::cache::CacheLookup;
 use crate::enrich::{Enricher, Lookup, LookupResult, Outcome, PassReason, Stats};
 use crate::live::service::{Ensure, LookupService};
@@ -52,7 +53,7 @@ impl Default for PipelineConfig {
 #[derive(Debug)]
 pub enum Input {
     /// Complete lines, without terminators.
-    Lines(Vec<Vec<u8>>),
+    Lines(Lines),
     /// A piece of a line longer than the cap; more pieces follow, then
     /// [`Input::LongEnd`]. Written unchanged, in order.
     LongPart(Vec<u8>),
@@ -242,7 +243,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
                 msg = input.recv(), if !eof && (!full || in_long_line) => match msg {
                     None => eof = true,
                     Some(Input::Lines(lines)) => {
-                        for line in lines {
+                        for line in lines.iter() {
                             self.line(line)?;
                         }
                     }
@@ -276,14 +277,14 @@ impl<'a, W: Write> Pipeline<'a, W> {
     }
 
     /// Enrich one new line.
-    fn line(&mut self, line: Vec<u8>) -> io::Result<()> {
+    fn line(&mut self, line: &[u8]) -> io::Result<()> {
         let now = (self.clock)();
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         let (outcome, wanted) = {
             let mut cache = self.service.cache();
             let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
-            let outcome = (self.render)(self.enricher, &line, &mut lookup, now, &mut buf);
+            let outcome = (self.render)(self.enricher, line, &mut lookup, now, &mut buf);
             (outcome, lookup.into_wanted())
         };
         let pending = outcome.lookup() == Some(LookupKind::Pending);
@@ -300,7 +301,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
         match next {
             Next::Overload => {
                 buf.clear();
-                let outcome = (self.render)(self.enricher, &line, &mut Overload, now, &mut buf);
+                let outcome = (self.render)(self.enricher, line, &mut Overload, now, &mut buf);
                 self.stats.overloaded += 1;
                 self.ready(buf, outcome)?;
             }
@@ -310,7 +311,7 @@ impl<'a, W: Write> Pipeline<'a, W> {
                 let outcome = {
                     let mut cache = self.service.cache();
                     let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
-                    (self.render)(self.enricher, &line, &mut lookup, now, &mut buf)
+                    (self.render)(self.enricher, line, &mut lookup, now, &mut buf)
                 };
                 self.ready(buf, outcome)?;
             }
@@ -328,7 +329,10 @@ impl<'a, W: Write> Pipeline<'a, W> {
                     .push(seq);
                 let deadline = Instant::now() + self.config.max_wait;
                 self.window.deadlines.push_back((seq, deadline));
-                self.window.slots.push_back(Slot::Waiting { line, domain });
+                self.window.slots.push_back(Slot::Waiting {
+                    line: line.to_vec(),
+                    domain,
+                });
             }
             Next::Wait(..) | Next::Write => self.ready(buf, outcome)?,
         }

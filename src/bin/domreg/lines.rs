@@ -3,6 +3,8 @@
 
 use std::io::{self, BufRead, Write};
 
+use domreg::batch::Lines;
+
 use crate::StreamError;
 
 /// How a line was read.
@@ -59,6 +61,18 @@ pub fn append_line(
             }
         }
     }
+}
+
+/// Read the next line into `batch` ([`append_line`] into its open line):
+/// a [`Line::Complete`] line is closed, a [`Line::TooLong`] one's first
+/// bytes stay open ([`Lines::take_open`]). On an error the open line holds
+/// what was read of the line.
+pub fn read_into(r: &mut impl BufRead, batch: &mut Lines, cap: usize) -> io::Result<Option<Line>> {
+    let kind = append_line(r, batch.open_line(), cap)?;
+    if kind == Some(Line::Complete) {
+        batch.close_line();
+    }
+    Ok(kind)
 }
 
 /// Copy the unread rest of the current line (through its `\n`, which is not

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use domreg::batch::Lines;
 use domreg::bootstrap::Bootstrap;
 use domreg::cache::{CacheConfig, Cached};
 use domreg::domain::{self, Analysis};
@@ -521,30 +522,24 @@ pub fn read_one<R: io::Read>(
     cap: usize,
     tx: &mpsc::Sender<Input>,
 ) -> io::Result<bool> {
-    let mut buf = Vec::new();
-    let mut batch: Vec<Vec<u8>> = Vec::new();
-    while let Some(kind) = lines::next_line(r, &mut buf, cap)? {
-        match kind {
-            Line::Complete => batch.push(std::mem::take(&mut buf)),
-            Line::TooLong => {
-                if !batch.is_empty()
-                    && tx
-                        .blocking_send(Input::Lines(std::mem::take(&mut batch)))
-                        .is_err()
-                {
-                    return Ok(false);
-                }
-                if tx
-                    .blocking_send(Input::LongPart(std::mem::take(&mut buf)))
+    let mut batch = Lines::new();
+    while let Some(kind) = lines::read_into(r, &mut batch, cap)? {
+        if kind == Line::TooLong {
+            let head = batch.take_open();
+            if !batch.is_empty()
+                && tx
+                    .blocking_send(Input::Lines(std::mem::take(&mut batch)))
                     .is_err()
-                {
-                    return Ok(false);
-                }
-                let mut sink = PartSender { tx, failed: false };
-                lines::copy_rest(r, &mut sink)?;
-                if sink.failed || tx.blocking_send(Input::LongEnd).is_err() {
-                    return Ok(false);
-                }
+            {
+                return Ok(false);
+            }
+            if tx.blocking_send(Input::LongPart(head)).is_err() {
+                return Ok(false);
+            }
+            let mut sink = PartSender { tx, failed: false };
+            lines::copy_rest(r, &mut sink)?;
+            if sink.failed || tx.blocking_send(Input::LongEnd).is_err() {
+                return Ok(false);
             }
         }
         // Send when the batch is full, or when no more input is buffered

@@ -117,7 +117,9 @@ pub fn read_stdin(cap: usize, tx: &mpsc::Sender<Input>) {
     let mut r = BufReader::new(io::stdin().lock());
     let mut buf = Vec::new();
     while let Ok(Some(line)) = next_message(&mut r, &mut buf, cap) {
-        if tx.blocking_send(Input::Lines(vec![line])).is_err() {
+        let mut lines = domreg::batch::Lines::new();
+        lines.push(&line);
+        if tx.blocking_send(Input::Lines(lines)).is_err() {
             return;
         }
     }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
+use domreg::batch::Lines;
 use domreg::config::Config;
 use domreg::enrich::{Enricher, PassReason, Stats};
 use domreg::format::FormatChoice;
@@ -630,9 +631,8 @@ fn read_conn(
     let mut last_round = false;
     let mut r = BufReader::with_capacity(64 * 1024, reader);
     let cap = shared.config.input.max_line_bytes;
-    let mut buf = Vec::new();
-    let mut batch: Vec<Vec<u8>> = Vec::new();
-    let send_batch = |batch: Vec<Vec<u8>>| -> bool {
+    let mut batch = Lines::new();
+    let send_batch = |batch: Lines| -> bool {
         let n = batch.len() as u64;
         let mut st = lock(&shared.send);
         st.sent += n;
@@ -641,31 +641,26 @@ fn read_conn(
         counter.fetch_add(n, Ordering::Relaxed);
         tx.blocking_send(Input::Lines(batch)).is_ok()
     };
-    while let Some(kind) = lines::next_line(&mut r, &mut buf, cap)? {
-        match kind {
-            Line::Complete => batch.push(std::mem::take(&mut buf)),
-            Line::TooLong => {
-                if !batch.is_empty() && !send_batch(std::mem::take(&mut batch)) {
-                    return Ok(());
-                }
-                // The whole long line goes in one piece of the channel order.
-                let mut st = lock(&shared.send);
-                if tx
-                    .blocking_send(Input::LongPart(std::mem::take(&mut buf)))
-                    .is_err()
-                {
-                    return Ok(());
-                }
-                let mut sink = crate::live::PartSender { tx, failed: false };
-                lines::copy_rest(&mut r, &mut sink)?;
-                if sink.failed || tx.blocking_send(Input::LongEnd).is_err() {
-                    return Ok(());
-                }
-                st.sent += 1;
-                let sent = st.sent;
-                lock(&shared.stamps).push_back((sent, 1, Instant::now()));
-                counter.fetch_add(1, Ordering::Relaxed);
+    while let Some(kind) = lines::read_into(&mut r, &mut batch, cap)? {
+        if kind == Line::TooLong {
+            let head = batch.take_open();
+            if !batch.is_empty() && !send_batch(std::mem::take(&mut batch)) {
+                return Ok(());
             }
+            // The whole long line goes in one piece of the channel order.
+            let mut st = lock(&shared.send);
+            if tx.blocking_send(Input::LongPart(head)).is_err() {
+                return Ok(());
+            }
+            let mut sink = crate::live::PartSender { tx, failed: false };
+            lines::copy_rest(&mut r, &mut sink)?;
+            if sink.failed || tx.blocking_send(Input::LongEnd).is_err() {
+                return Ok(());
+            }
+            st.sent += 1;
+            let sent = st.sent;
+            lock(&shared.stamps).push_back((sent, 1, Instant::now()));
+            counter.fetch_add(1, Ordering::Relaxed);
         }
         let flush = batch.len() >= BATCH_LINES || (!batch.is_empty() && r.buffer().is_empty());
         if flush && !send_batch(std::mem::take(&mut batch)) {
@@ -676,8 +671,8 @@ fn read_conn(
         if shared.stopping.load(Ordering::SeqCst) {
             if last_round || r.buffer().is_empty() {
                 while memchr::memchr(b'\n', r.buffer()).is_some() {
-                    if let Some(Line::Complete) = lines::next_line(&mut r, &mut buf, cap)? {
-                        batch.push(std::mem::take(&mut buf));
+                    if let Some(Line::TooLong) = lines::read_into(&mut r, &mut batch, cap)? {
+                        batch.drop_open();
                     }
                 }
                 break;
@@ -826,8 +821,8 @@ fn process_offline(
         match input {
             Input::Lines(lines) => {
                 let mut snap = lock(snapshot);
-                for line in lines {
-                    enricher.enrich_line(&line, &mut *snap, shared.now(), &mut buf);
+                for line in lines.iter() {
+                    enricher.enrich_line(line, &mut *snap, shared.now(), &mut buf);
                 }
                 drop(snap);
                 out.write_all(&buf)?;
@@ -1197,22 +1192,18 @@ async fn enrich_body(body: &[u8], shared: &Shared) -> Result<Vec<u8>> {
     let cap = enricher.max_line_bytes();
     let mut inputs: Vec<Input> = Vec::new();
     let mut r = io::Cursor::new(body);
-    let mut line = Vec::new();
-    let mut batch = Vec::new();
+    let mut batch = Lines::new();
     let mut n = 0u64;
-    while let Some(kind) = lines::next_line(&mut r, &mut line, cap)? {
+    while let Some(kind) = lines::read_into(&mut r, &mut batch, cap)? {
         n += 1;
-        match kind {
-            Line::Complete => batch.push(std::mem::take(&mut line)),
-            Line::TooLong => {
-                if !batch.is_empty() {
-                    inputs.push(Input::Lines(std::mem::take(&mut batch)));
-                }
-                let mut part = std::mem::take(&mut line);
-                lines::copy_rest(&mut r, &mut part)?;
-                inputs.push(Input::LongPart(part));
-                inputs.push(Input::LongEnd);
+        if kind == Line::TooLong {
+            let mut part = batch.take_open();
+            if !batch.is_empty() {
+                inputs.push(Input::Lines(std::mem::take(&mut batch)));
             }
+            lines::copy_rest(&mut r, &mut part)?;
+            inputs.push(Input::LongPart(part));
+            inputs.push(Input::LongEnd);
         }
         if batch.len() >= BATCH_LINES {
             inputs.push(Input::Lines(std::mem::take(&mut batch)));
@@ -1254,8 +1245,8 @@ async fn enrich_body(body: &[u8], shared: &Shared) -> Result<Vec<u8>> {
                 for input in inputs {
                     match input {
                         Input::Lines(lines) => {
-                            for line in lines {
-                                enricher.enrich_line(&line, &mut *snap, shared.now(), &mut out);
+                            for line in lines.iter() {
+                                enricher.enrich_line(line, &mut *snap, shared.now(), &mut out);
                             }
                         }
                         Input::LongPart(part) => out.extend_from_slice(&part),
