@@ -42,13 +42,8 @@ const IDLE_FLUSH: Duration = Duration::from_millis(1);
 /// Batches read ahead, at most, that the calling thread has not taken.
 const READ_AHEAD: usize = 4;
 
-/// Lines of input: `buf` holds them back to back, `ends[i]` is where line
-/// `i` ends.
-#[derive(Default)]
-struct Batch {
-    buf: Vec<u8>,
-    ends: Vec<usize>,
-}
+/// Lines of input, back to back in one buffer.
+type Batch = domreg::batch::Lines;
 
 /// What the reader thread sends, in input order.
 enum FromReader {
@@ -140,18 +135,15 @@ fn read_batches<R: Read>(
 ) {
     let fresh = || {
         let mut batch = spare.try_recv().unwrap_or_default();
-        batch.buf.clear();
-        batch.ends.clear();
-        batch.buf.reserve(BATCH_BYTES + 4096);
+        batch.clear();
+        batch.reserve(BATCH_BYTES + 4096);
         batch
     };
     let mut batch = fresh();
     loop {
-        let start = batch.buf.len();
-        match lines::append_line(&mut r, &mut batch.buf, cap) {
+        match lines::read_into(&mut r, &mut batch, cap) {
             Ok(Some(Line::Complete)) => {
-                batch.ends.push(batch.buf.len());
-                if batch.buf.len() >= BATCH_BYTES || r.buffer().is_empty() {
+                if batch.bytes() >= BATCH_BYTES || r.buffer().is_empty() {
                     let full = std::mem::replace(&mut batch, fresh());
                     if tx.send(FromReader::Lines(full)).is_err() {
                         return;
@@ -159,7 +151,7 @@ fn read_batches<R: Read>(
                 }
             }
             Ok(Some(Line::TooLong)) => {
-                let head = batch.buf.split_off(start);
+                let head = batch.take_open();
                 let before = std::mem::replace(&mut batch, fresh());
                 if tx.send(FromReader::Long(before, head)).is_err() {
                     return;
@@ -177,15 +169,15 @@ fn read_batches<R: Read>(
                 }
             }
             Ok(None) => {
-                if !batch.ends.is_empty() {
+                if !batch.is_empty() {
                     let _ = tx.send(FromReader::Lines(batch));
                 }
                 return;
             }
             Err(e) => {
                 // The lines before the failed one still go out.
-                batch.buf.truncate(start);
-                if !batch.ends.is_empty() && tx.send(FromReader::Lines(batch)).is_err() {
+                batch.drop_open();
+                if !batch.is_empty() && tx.send(FromReader::Lines(batch)).is_err() {
                     return;
                 }
                 let _ = tx.send(FromReader::Failed(e));
@@ -221,14 +213,11 @@ fn enrich_batch(
 ) {
     let mut lookup = snapshot;
     out.clear();
-    out.reserve(batch.buf.len() + batch.buf.len() / 2);
+    out.reserve(batch.bytes() + batch.bytes() / 2);
     // The clock is read once per batch: its lines were read together.
     let now = fixed_now.unwrap_or_else(Utc::now);
-    let mut start = 0;
-    for &end in &batch.ends {
-        let line = batch.buf.get(start..end).unwrap_or(&[]);
+    for line in batch.iter() {
         enricher.enrich_line(line, &mut lookup, now, out);
-        start = end;
     }
 }
 
@@ -281,16 +270,16 @@ impl Pipe<'_, '_> {
         while let Some(next) = self.next_input(input, w)? {
             match next {
                 FromReader::Lines(batch) => {
-                    progress.inc((batch.buf.len() + batch.ends.len()) as u64);
+                    progress.inc((batch.bytes() + batch.len()) as u64);
                     self.dispatch(batch, w)?;
                 }
                 FromReader::Long(before, head) => {
                     // Everything before it goes out first, then the line,
                     // streamed through as it is read.
-                    if before.ends.is_empty() {
+                    if before.is_empty() {
                         let _ = self.spare_batches.send(before);
                     } else {
-                        progress.inc((before.buf.len() + before.ends.len()) as u64);
+                        progress.inc((before.bytes() + before.len()) as u64);
                         self.dispatch(before, w)?;
                     }
                     self.drain(w)?;

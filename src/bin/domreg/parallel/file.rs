@@ -197,8 +197,7 @@ impl<R: Read> Shared<R> {
     /// Read the next batch into `batch`. While an over-long line is being
     /// copied, wait for that when `wait`, or else return [`Got::Busy`].
     fn read(&self, batch: &mut Batch, wait: bool) -> Got {
-        batch.buf.clear();
-        batch.ends.clear();
+        batch.clear();
         let mut input = lock(&self.input);
         while input.state == State::InLongLine && !self.stopped() {
             if !wait {
@@ -214,16 +213,14 @@ impl<R: Read> Shared<R> {
         }
         let mut tail = None;
         loop {
-            let start = batch.buf.len();
-            match lines::append_line(&mut input.reader, &mut batch.buf, self.cap) {
+            match lines::read_into(&mut input.reader, batch, self.cap) {
                 Ok(Some(Line::Complete)) => {
-                    batch.ends.push(batch.buf.len());
-                    if batch.buf.len() >= BATCH_BYTES {
+                    if batch.bytes() >= BATCH_BYTES {
                         break;
                     }
                 }
                 Ok(Some(Line::TooLong)) => {
-                    tail = Some(Msg::Long(batch.buf.split_off(start)));
+                    tail = Some(Msg::Long(batch.take_open()));
                     input.state = State::InLongLine;
                     break;
                 }
@@ -233,14 +230,14 @@ impl<R: Read> Shared<R> {
                 }
                 Err(e) => {
                     // The lines before the failed one still go out.
-                    batch.buf.truncate(start);
+                    batch.drop_open();
                     tail = Some(Msg::Failed(e));
                     input.state = State::Closed;
                     break;
                 }
             }
         }
-        let lines = (!batch.ends.is_empty()).then(|| input.take_seq());
+        let lines = (!batch.is_empty()).then(|| input.take_seq());
         Got::Batch(lines, tail.map(|msg| (input.take_seq(), msg)))
     }
 
@@ -290,7 +287,7 @@ fn work<R: Read>(
         match lines {
             Some(seq) => {
                 enrich_batch(enricher, snapshot, fixed_now, &batch, &mut out);
-                let read = (batch.buf.len() + batch.ends.len()) as u64;
+                let read = (batch.bytes() + batch.len()) as u64;
                 if tx.send((seq, Msg::Lines(out, read, thread))).is_err() {
                     return;
                 }
@@ -343,7 +340,7 @@ impl<R: Read> Writer<'_, R> {
                         match lines {
                             Some(seq) => {
                                 enrich_batch(enricher, snapshot, fixed_now, &batch, &mut out);
-                                let read = (batch.buf.len() + batch.ends.len()) as u64;
+                                let read = (batch.bytes() + batch.len()) as u64;
                                 self.put(seq, Msg::Lines(out, read, 0));
                             }
                             None => self.shared.give_back(0, out),
