@@ -152,17 +152,80 @@ pub struct CacheStats {
     pub bytes: u64,
 }
 
-/// One cache entry. Times are UTC seconds since the Unix epoch.
+/// One cache entry.
 #[derive(Debug, Clone)]
 struct Entry {
     value: Cached,
-    stored_at: i64,
-    expires_at: i64,
+    times: Times,
     /// The next more recently used entry's slot, or [`NIL`] at the head.
     newer: u32,
     /// The next less recently used entry's slot, or [`NIL`] at the tail;
     /// with [`SIDE_KEY`] set when the entry's key is held in [`Slab::keys`].
     older: u32,
+}
+
+/// When an entry was stored and when it expires (UTC seconds since the
+/// Unix epoch, held to ±2^43, beyond the range of dates), and its stamp
+/// (40 bits; see [`RegistrationCache::get_stamped`]), in 16 bytes: each
+/// word holds a time in its low [`TIME_BITS`] bits and half the stamp
+/// above them.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    stored: u64,
+    expires: u64,
+}
+
+/// Bits of a time in [`Times`].
+const TIME_BITS: u32 = 44;
+/// Bits of half a stamp in [`Times`].
+const HALF_STAMP_BITS: u32 = 64 - TIME_BITS;
+
+impl Times {
+    fn new(stored_at: i64, expires_at: i64, stamp: u64) -> Times {
+        let low = stamp & ((1 << HALF_STAMP_BITS) - 1);
+        let high = (stamp >> HALF_STAMP_BITS) & ((1 << HALF_STAMP_BITS) - 1);
+        Times {
+            stored: pack_time(stored_at) | (low << TIME_BITS),
+            expires: pack_time(expires_at) | (high << TIME_BITS),
+        }
+    }
+
+    fn stored_at(self) -> i64 {
+        unpack_time(self.stored)
+    }
+
+    fn expires_at(self) -> i64 {
+        unpack_time(self.expires)
+    }
+
+    fn stamp(self) -> u64 {
+        (self.stored >> TIME_BITS) | ((self.expires >> TIME_BITS) << HALF_STAMP_BITS)
+    }
+
+    fn set_expires_at(&mut self, expires_at: i64) {
+        self.expires = (self.expires & !TIME_MASK) | pack_time(expires_at);
+    }
+}
+
+/// The bits of a time in a word of [`Times`].
+const TIME_MASK: u64 = (1 << TIME_BITS) - 1;
+
+/// `secs` held to what [`TIME_BITS`] bits hold, as those bits.
+fn pack_time(secs: i64) -> u64 {
+    let max = (1i64 << (TIME_BITS - 1)) - 1;
+    secs.clamp(-max - 1, max).cast_unsigned() & TIME_MASK
+}
+
+/// The time in the low [`TIME_BITS`] bits of `word`.
+fn unpack_time(word: u64) -> i64 {
+    ((word << HALF_STAMP_BITS).cast_signed()) >> HALF_STAMP_BITS
+}
+
+/// A new stamp: a value of [`crate::enrich::new_generation`], cut to the
+/// 40 bits [`Times`] holds (distinct from every other stamp and generation
+/// for the first 2^40 of them).
+fn new_stamp() -> u64 {
+    crate::enrich::new_generation() & ((1 << (2 * HALF_STAMP_BITS)) - 1)
 }
 
 /// "No slot" in the LRU links.
@@ -339,8 +402,7 @@ impl Slab {
             let side_bit = if side.is_some() { SIDE_KEY } else { 0 };
             if let Some(e) = self.get_mut(i) {
                 e.value = value;
-                e.stored_at = stored_at;
-                e.expires_at = expires_at;
+                e.times = Times::new(stored_at, expires_at, new_stamp());
                 e.older = e.older() | side_bit;
             }
             match side {
@@ -371,8 +433,7 @@ impl Slab {
         if let Some(slot) = self.slots.get_mut(i as usize) {
             *slot = Some(Entry {
                 value,
-                stored_at,
-                expires_at,
+                times: Times::new(stored_at, expires_at, new_stamp()),
                 newer: NIL,
                 older,
             });
@@ -523,23 +584,36 @@ impl RegistrationCache {
     /// The state of `domain` at `now`, marking it recently used and counting
     /// a hit, stale hit or miss.
     pub fn get(&mut self, domain: &str, now: DateTime<Utc>) -> CacheState<'_> {
+        self.get_stamped(domain, now).0
+    }
+
+    /// [`get`](Self::get), with the stamp of the entry found: a number
+    /// that changes whenever the entry's value is stored (so two answers
+    /// with the same stamp are the same value), and differs from every
+    /// other entry's and from every [`Lookup::generation`] (see
+    /// [`Lookup::lookup_stamped`]).
+    pub fn get_stamped(
+        &mut self,
+        domain: &str,
+        now: DateTime<Utc>,
+    ) -> (CacheState<'_>, Option<u64>) {
         let now = now.timestamp();
         let found = self.entries.find(domain);
         if let Some(i) = found {
             self.entries.touch(i);
         }
         match found.and_then(|i| self.entries.get(i)) {
-            Some(entry) if now < entry.expires_at => {
+            Some(entry) if now < entry.times.expires_at() => {
                 self.stats.hits += 1;
-                CacheState::Fresh(&entry.value)
+                (CacheState::Fresh(&entry.value), Some(entry.times.stamp()))
             }
             Some(entry) => {
                 self.stats.stale_hits += 1;
-                CacheState::Stale(&entry.value)
+                (CacheState::Stale(&entry.value), Some(entry.times.stamp()))
             }
             None => {
                 self.stats.misses += 1;
-                CacheState::Missing
+                (CacheState::Missing, None)
             }
         }
     }
@@ -548,7 +622,9 @@ impl RegistrationCache {
     /// counters.
     pub fn peek(&self, domain: &str, now: DateTime<Utc>) -> CacheState<'_> {
         match self.entries.find(domain).and_then(|i| self.entries.get(i)) {
-            Some(entry) if now.timestamp() < entry.expires_at => CacheState::Fresh(&entry.value),
+            Some(entry) if now.timestamp() < entry.times.expires_at() => {
+                CacheState::Fresh(&entry.value)
+            }
             Some(entry) => CacheState::Stale(&entry.value),
             None => CacheState::Missing,
         }
@@ -559,8 +635,8 @@ impl RegistrationCache {
     pub fn info(&self, domain: &str) -> Option<EntryInfo> {
         let i = self.entries.find(domain)?;
         self.entries.get(i).map(|e| EntryInfo {
-            stored_at: from_secs(e.stored_at),
-            expires_at: from_secs(e.expires_at),
+            stored_at: from_secs(e.times.stored_at()),
+            expires_at: from_secs(e.times.expires_at()),
             bytes: estimate_bytes(domain, &e.value),
         })
     }
@@ -584,7 +660,10 @@ impl RegistrationCache {
             && let Some(entry) = self.entries.get_mut(i)
             && matches!(entry.value, Cached::Registration(_))
         {
-            entry.expires_at = entry.expires_at.max(add_secs(now, self.config.ttl_error));
+            let expires_at = entry.times.expires_at();
+            entry
+                .times
+                .set_expires_at(expires_at.max(add_secs(now, self.config.ttl_error)));
             self.stats.refresh_errors += 1;
             return;
         }
@@ -613,7 +692,7 @@ impl RegistrationCache {
             .entries
             .iter()
             .filter_map(|(key, entry)| match &entry.value {
-                Cached::Registration(reg) => Some((key, reg, entry.stored_at)),
+                Cached::Registration(reg) => Some((key, reg, entry.times.stored_at())),
                 Cached::Error(_) => None,
             })
             .collect();
@@ -814,26 +893,31 @@ impl<'c> CacheLookup<'c> {
 
 impl Lookup for CacheLookup<'_> {
     fn lookup(&mut self, domain: &str) -> LookupResult<'_> {
-        let state = self.cache.get(domain, self.now);
+        self.lookup_stamped(domain).0
+    }
+
+    fn lookup_stamped(&mut self, domain: &str) -> (LookupResult<'_>, Option<u64>) {
+        let (state, stamp) = self.cache.get_stamped(domain, self.now);
         let (value, stale) = match state {
             CacheState::Fresh(value) => (value, false),
             CacheState::Stale(value) => (value, true),
             CacheState::Missing => {
                 Self::want(&mut self.wanted, &mut self.seen, domain);
                 return if self.pending_on_miss {
-                    LookupResult::Pending
+                    (LookupResult::Pending, None)
                 } else {
-                    LookupResult::Miss
+                    (LookupResult::Miss, None)
                 };
             }
         };
         if stale {
             Self::want(&mut self.wanted, &mut self.seen, domain);
         }
-        match value {
+        let result = match value {
             Cached::Registration(reg) => LookupResult::Found(reg),
             Cached::Error(code) => LookupResult::Error(code),
-        }
+        };
+        (result, stamp)
     }
 }
 
@@ -1031,6 +1115,72 @@ mod tests {
         assert_eq!(size_of::<Option<Entry>>(), 192);
         assert_eq!(ENTRY_OVERHEAD, 192 + 32);
         assert_eq!(SIDE_KEY_OVERHEAD, 40);
+    }
+
+    #[test]
+    fn times_hold_every_date_and_the_stamp() {
+        let max_stamp = (1u64 << 40) - 1;
+        let dates = [
+            0,
+            1,
+            -1,
+            t0().timestamp(),
+            DateTime::<Utc>::MIN_UTC.timestamp(),
+            DateTime::<Utc>::MAX_UTC.timestamp(),
+        ];
+        for stored in dates {
+            for expires in dates {
+                for stamp in [
+                    0,
+                    1,
+                    0x8_0000,
+                    0xf_ffff,
+                    0x10_0000,
+                    0x12_3456_789a,
+                    max_stamp,
+                ] {
+                    let mut t = Times::new(stored, expires, stamp);
+                    assert_eq!(
+                        (t.stored_at(), t.expires_at(), t.stamp()),
+                        (stored, expires, stamp)
+                    );
+                    t.set_expires_at(stored);
+                    assert_eq!(
+                        (t.stored_at(), t.expires_at(), t.stamp()),
+                        (stored, stored, stamp)
+                    );
+                }
+            }
+        }
+        // Beyond the dates: held at the ends, which are beyond them too.
+        let t = Times::new(i64::MIN, i64::MAX, max_stamp);
+        assert_eq!(from_secs(t.stored_at()), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(from_secs(t.expires_at()), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(t.stamp(), max_stamp);
+        assert!(t.expires_at() > DateTime::<Utc>::MAX_UTC.timestamp());
+    }
+
+    #[test]
+    fn stamps_change_with_the_answer_only() {
+        let mut c = RegistrationCache::default();
+        let stamp = |c: &mut RegistrationCache, at| c.get_stamped("example.com", at).1;
+        assert_eq!(stamp(&mut c, t0()), None);
+        c.insert("example.com".into(), found("example.com"), t0());
+        let first = stamp(&mut c, t0()).unwrap();
+        // Asked again, fresh or stale: the same answer.
+        assert_eq!(stamp(&mut c, t0()), Some(first));
+        assert_eq!(stamp(&mut c, t0() + secs(2 * 24 * 3600)), Some(first));
+        // A failed refresh keeps the record: the same answer.
+        c.insert("example.com".into(), Cached::Error("timeout".into()), t0());
+        assert_eq!(stamp(&mut c, t0()), Some(first));
+        // Stored again, even equal and in the same second: a new stamp.
+        c.insert("example.com".into(), found("example.com"), t0());
+        let second = stamp(&mut c, t0()).unwrap();
+        assert_ne!(second, first);
+        // Other entries' stamps differ.
+        c.insert("other.com".into(), found("other.com"), t0());
+        assert_ne!(c.get_stamped("other.com", t0()).1, Some(second));
+        assert_eq!(stamp(&mut c, t0()), Some(second));
     }
 
     #[test]

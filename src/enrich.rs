@@ -38,6 +38,16 @@ pub trait Lookup {
         (self.lookup(domain), None)
     }
 
+    /// [`Lookup::lookup`], with the answer's stamp when the source can
+    /// name one: while a domain's answers carry the same `Some(s)`, they
+    /// are the same answer (the same record or error), so the enricher may
+    /// reuse what it made of an earlier one. Stamps are drawn from
+    /// [`new_generation`], so no stamp equals another source's stamp or
+    /// generation. `None` (the default): render the answer afresh.
+    fn lookup_stamped(&mut self, domain: &str) -> (LookupResult<'_>, Option<u64>) {
+        (self.lookup(domain), None)
+    }
+
     /// The state of this source's answers, when it can name one: while it
     /// returns the same `Some(g)`, every answer for every domain stays the
     /// same and asking has no effect (no counting, no fetching), so the
@@ -315,17 +325,14 @@ pub struct Enricher {
     scratch: Vec<u8>,
     /// Recent names and their analysis (registered domain or skip reason)
     /// with their `whois_recon` match, and the member last rendered for
-    /// each: for a [`Lookup`] that names a generation.
+    /// each (see [`Token`]).
     analyses: names::NameCache<NameEntry<ENTRY_BYTES>>,
-    /// The same without the members (which are not kept): for a [`Lookup`]
-    /// that names no generation (the live cache).
-    plain: names::NameCache<NameEntry<PLAIN_BYTES>>,
     /// The `threat` JSON of each rule set seen (at most 2^9 of them).
     threats: HashMap<RuleSet, Option<Box<[u8]>>, foldhash::fast::RandomState>,
-    /// Recent registered domains: the record last seen and its
-    /// `registration` object rendered but for the day counts. Used while
-    /// the lookup returns an equal record.
-    templates: lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
+    /// The `registration` object, rendered but for the day counts, of
+    /// recent records by their stamp ([`Lookup::lookup_stamped`]), for a
+    /// source that keeps none rendered (the live cache).
+    templates: lru::LruCache<u64, RegistrationTemplate>,
 }
 
 /// What is kept of a name seen recently, with room for `N` bytes in the
@@ -360,12 +367,13 @@ struct NameEntry<const N: usize> {
 }
 
 /// What the `domreg` member rendered last for a name holds: reused for
-/// later events with the same name and field, from a lookup source in the
-/// same [`Lookup::generation`], at an event time within `from..=to`
+/// later events with the same name and field, while the lookup source's
+/// [`Token`] is `token` (the same generation, or an answer with the same
+/// stamp), at an event time within `from..=to`
 /// (seconds since the epoch; the span of equal day counts,
 /// [`Days::same_within`]).
 struct Memo {
-    generation: u64,
+    token: u64,
     from: i64,
     to: i64,
     lookup: LookupKind,
@@ -453,11 +461,11 @@ impl<const N: usize> NameEntry<N> {
             .unwrap_or(&[])
     }
 
-    /// The memo and its member, if it holds for `field` in `generation`
-    /// at `at`.
-    fn memo(&self, generation: Option<u64>, field: &str, at: i64) -> Option<(&Memo, &[u8])> {
+    /// The memo and its member, if it holds for `field` under `token` (a
+    /// [`Token`]'s number) at `at`.
+    fn memo(&self, token: u64, field: &str, at: i64) -> Option<(&Memo, &[u8])> {
         let m = self.memo.as_ref()?;
-        let valid = Some(m.generation) == generation
+        let valid = m.token == token
             && (m.from..=m.to).contains(&at)
             && self
                 .bytes
@@ -490,7 +498,7 @@ impl<const N: usize> names::Keyed for NameEntry<N> {
 
 /// Names whose analysis (and last rendered member) is kept: 65,536 natively
 /// (entries of about 770 bytes with [`ENTRY_BYTES`] in them: about 50 MB
-/// when full, or with [`PLAIN_BYTES`] about 20 MB); 8,192 in the WASM
+/// when full); 8,192 in the WASM
 /// filters, whose hosts give each filter instance little memory.
 const NAME_CACHE: usize = if cfg!(target_arch = "wasm32") {
     8_192
@@ -505,11 +513,7 @@ const NAME_CACHE: usize = if cfg!(target_arch = "wasm32") {
 /// bytes stay on the heap, where an entry takes only what its bytes need.
 const ENTRY_BYTES: usize = if cfg!(target_arch = "wasm32") { 0 } else { 640 };
 
-/// The same for an entry that keeps no member (name and head: about 60 to
-/// 150 bytes).
-const PLAIN_BYTES: usize = if cfg!(target_arch = "wasm32") { 0 } else { 160 };
-
-/// Registered domains whose rendered `registration` object is kept.
+/// Records whose rendered `registration` object is kept, by stamp.
 const ANALYSIS_CACHE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(8192) {
     Some(n) => n,
     None => std::num::NonZeroUsize::MIN,
@@ -535,7 +539,6 @@ impl Enricher {
             stats: Stats::default(),
             scratch: Vec::new(),
             analyses: names::NameCache::new(NAME_CACHE),
-            plain: names::NameCache::new(NAME_CACHE),
             threats: HashMap::default(),
             templates: lru::LruCache::new(ANALYSIS_CACHE),
         })
@@ -645,33 +648,19 @@ impl Enricher {
         } = detected;
         let at = timestamp.unwrap_or(now);
 
-        // Build the `domreg` member in scratch, then splice. A source that
-        // names a generation lets a name keep its member between events, in
-        // entries with room for it; another source's names keep only the
-        // member's head, in small entries.
+        // Build the `domreg` member in scratch, then splice; or splice the
+        // member the name's entry kept from an earlier event, when it holds.
         let mut member = std::mem::take(&mut self.scratch);
         member.clear();
-        let generation = lookup.generation();
-        let event = (name, field, at, generation);
-        let (lookup_kind, skip_reason, rules, memo) = if generation.is_some() {
-            render_member(
-                &mut self.analyses,
-                &self.risk,
-                &mut self.templates,
-                &mut member,
-                event,
-                lookup,
-            )
-        } else {
-            render_member(
-                &mut self.plain,
-                &self.risk,
-                &mut self.templates,
-                &mut member,
-                event,
-                lookup,
-            )
-        };
+        let event = (name, field, at, lookup.generation());
+        let (lookup_kind, skip_reason, rules, memo) = render_member(
+            &mut self.analyses,
+            &self.risk,
+            &mut self.templates,
+            &mut member,
+            event,
+            lookup,
+        );
         let threat = rules.and_then(|rules| threat_json(&mut self.threats, rules));
         let rendered = memo.unwrap_or(&member);
 
@@ -698,15 +687,37 @@ impl Enricher {
     }
 }
 
+/// What a name's memo (its member kept from an earlier event) holds for.
+/// Both are drawn from [`new_generation`], so a memo compares the number
+/// alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// A [`Lookup::generation`]: every answer of the source stays the same
+    /// while it does.
+    Generation(u64),
+    /// A stamp of [`Lookup::lookup_stamped`]: the answer for the name's
+    /// domain stays the same while it does.
+    Stamp(u64),
+}
+
+impl Token {
+    fn number(self) -> u64 {
+        match self {
+            Token::Generation(n) | Token::Stamp(n) => n,
+        }
+    }
+}
+
 /// The `domreg` member of an event naming `name` in `field` at `at`, from a
-/// lookup source in `generation`: its lookup, skip reason and rules, and
-/// the member kept by the name's entry
-/// in `cache` (from an earlier event) or, when none holds, `None` with the
-/// member rendered into `member`. Entries with room for `N` bytes in them.
+/// lookup source in `generation` (or, with `None`, one asked for every
+/// event, whose answers may carry stamps): its lookup, skip reason and rules, and
+/// the member kept by the name's entry in `cache` (from an earlier event)
+/// or, when none holds, `None` with the member rendered into `member`.
+/// Entries with room for `N` bytes in them.
 fn render_member<'c, const N: usize>(
     cache: &'c mut names::NameCache<NameEntry<N>>,
     risk: &RiskEngine,
-    templates: &mut lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
+    templates: &mut lru::LruCache<u64, RegistrationTemplate>,
     member: &mut Vec<u8>,
     (name, field, at, generation): (&str, &str, DateTime<Utc>, Option<u64>),
     lookup: &mut dyn Lookup,
@@ -720,10 +731,37 @@ fn render_member<'c, const N: usize>(
     // the start of its `domreg` member (name and domain) rendered.
     let entry = cache.get_or_insert_mut(name, |old| NameEntry::new(old, name, risk, member));
     let seconds = at.timestamp();
-    let event = (field, at, generation);
-    if entry.memo(generation, field, seconds).is_none() {
+    let domain = match entry.target() {
+        Ok(domain) => domain,
+        Err(reason) => {
+            render_skipped(entry, member, field, reason);
+            return (LookupKind::Skipped, Some(reason), None, None);
+        }
+    };
+    // A source that names a generation is not asked while the name's memo
+    // holds for it; another is asked, and the stamp of its answer tells
+    // whether the memo holds.
+    let (answer, token) = match generation {
+        Some(g) => (None, Token::Generation(g)),
+        None => {
+            let (result, stamp) = lookup.lookup_stamped(domain);
+            let Some(stamp) = stamp else {
+                let event = (field, at, None);
+                let (kind, skip_reason, rules, _) =
+                    render_fresh(entry, risk, templates, member, event, (result, None));
+                return (kind, skip_reason, rules, None);
+            };
+            (Some(result), Token::Stamp(stamp))
+        }
+    };
+    if entry.memo(token.number(), field, seconds).is_none() {
+        let answer = match answer {
+            Some(result) => (result, None),
+            None => lookup.lookup_rendered(domain),
+        };
+        let event = (field, at, Some(token));
         let (kind, skip_reason, rules, memo) =
-            render_fresh(entry, risk, templates, member, event, lookup);
+            render_fresh(entry, risk, templates, member, event, answer);
         if let Some(memo) = memo {
             entry.set_memo(memo, member, field);
         }
@@ -732,27 +770,60 @@ fn render_member<'c, const N: usize>(
     // The same answer as for an earlier event: its member again, written
     // from where it is kept (not copied into `member` first).
     let entry: &'c NameEntry<N> = entry;
-    match entry.memo(generation, field, seconds) {
+    match entry.memo(token.number(), field, seconds) {
         Some((m, bytes)) => (m.lookup, m.skip_reason, Some(m.rules), Some(bytes)),
-        // Not reached (the memo held just above); rendered afresh, not kept.
+        // Not reached (the memo held just above): rendered afresh, not kept.
         None => {
+            let answer = match answer {
+                Some(result) => (result, None),
+                None => lookup.lookup_rendered(domain),
+            };
+            let event = (field, at, None);
             let (kind, skip_reason, rules, _) =
-                render_fresh(entry, risk, templates, member, event, lookup);
+                render_fresh(entry, risk, templates, member, event, answer);
             (kind, skip_reason, rules, None)
         }
     }
 }
 
-/// Render `entry`'s member for an event at `at` naming it in `field` into
-/// `member`: its lookup, skip reason and rules, and the memo to keep it
-/// under when the lookup names a `generation`.
+/// Render the member of `entry`, a name with no registered domain to look
+/// up for `reason`, into `member`.
+fn render_skipped<const N: usize>(
+    entry: &NameEntry<N>,
+    member: &mut Vec<u8>,
+    field: &str,
+    reason: SkipReason,
+) {
+    member.extend_from_slice(entry.head());
+    output::write_domreg_tail(
+        member,
+        &DomregMember {
+            name: "",
+            domain: None,
+            field,
+            lookup: LookupKind::Skipped,
+            skip_reason: Some(reason),
+            error: None,
+            registration: None,
+            risk: Default::default(),
+        },
+        None,
+    );
+}
+
+/// Render the member of `entry` (a name with a registered domain) for an
+/// event at `at` naming it in `field`, from the lookup's `answer` (with
+/// the record's `registration` object when the source keeps it rendered),
+/// into `member`: its lookup, skip reason and rules, and the memo to keep
+/// it under when the answer has a `token`. The object of a record with a
+/// stamp but not rendered is kept in `templates`.
 fn render_fresh<const N: usize>(
     entry: &NameEntry<N>,
     risk: &RiskEngine,
-    templates: &mut lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
+    templates: &mut lru::LruCache<u64, RegistrationTemplate>,
     member: &mut Vec<u8>,
-    (field, at, generation): (&str, DateTime<Utc>, Option<u64>),
-    lookup: &mut dyn Lookup,
+    (field, at, token): (&str, DateTime<Utc>, Option<Token>),
+    (result, rendered): (LookupResult<'_>, Option<&RegistrationTemplate>),
 ) -> (
     LookupKind,
     Option<SkipReason>,
@@ -760,27 +831,7 @@ fn render_fresh<const N: usize>(
     Option<Memo>,
 ) {
     member.extend_from_slice(entry.head());
-    let domain = match entry.target() {
-        Err(reason) => {
-            output::write_domreg_tail(
-                member,
-                &DomregMember {
-                    name: "",
-                    domain: None,
-                    field,
-                    lookup: LookupKind::Skipped,
-                    skip_reason: Some(reason),
-                    error: None,
-                    registration: None,
-                    risk: Default::default(),
-                },
-                None,
-            );
-            return (LookupKind::Skipped, Some(reason), None, None);
-        }
-        Ok(domain) => domain,
-    };
-    let (result, rendered) = lookup.lookup_rendered(domain);
+    let domain = entry.target().unwrap_or("");
     let (kind, known, error) = classify(result, at);
     let skip_reason = (kind == LookupKind::Skipped).then_some(SkipReason::Overload);
     let risk = risk.assess_with(entry.whois, known);
@@ -788,9 +839,12 @@ fn render_fresh<const N: usize>(
         Known::Registered(reg, days) => Some((reg, days)),
         _ => None,
     };
-    let template = match rendered {
-        Some(t) => Some(t),
-        None => registration.and_then(|(reg, _)| template(templates, reg)),
+    let template = match (rendered, token, registration) {
+        (Some(t), _, _) => Some(t),
+        (None, Some(Token::Stamp(stamp)), Some((reg, _))) => {
+            Some(templates.get_or_insert(stamp, || RegistrationTemplate::new(reg)))
+        }
+        _ => None,
     };
     output::write_domreg_tail(
         member,
@@ -807,13 +861,13 @@ fn render_fresh<const N: usize>(
         },
         template,
     );
-    let memo = generation.map(|generation| {
+    let memo = token.map(|token| {
         let (from, to) = match registration {
             Some((reg, _)) => Days::same_within(reg, at),
             None => (i64::MIN, i64::MAX),
         };
         Memo {
-            generation,
+            token: token.number(),
             from,
             to,
             lookup: kind,
@@ -947,19 +1001,6 @@ fn push_members(out: &mut Vec<u8>, member: &[u8], threat: Option<&[u8]>) {
     }
 }
 
-/// The template of `reg`'s `registration` object, made again when the
-/// record differs from the one it was made for.
-fn template<'c>(
-    cache: &'c mut lru::LruCache<Box<str>, (Registration, RegistrationTemplate)>,
-    reg: &Registration,
-) -> Option<&'c RegistrationTemplate> {
-    let key = reg.domain.as_str();
-    if !cache.get(key).is_some_and(|(cached, _)| cached == reg) {
-        cache.put(key.into(), (reg.clone(), RegistrationTemplate::new(reg)));
-    }
-    cache.peek(key).map(|(_, t)| t)
-}
-
 /// The ECS `threat` object of `rules` as JSON, made once per rule set.
 fn threat_json(
     cache: &mut HashMap<RuleSet, Option<Box<[u8]>>, foldhash::fast::RandomState>,
@@ -1003,6 +1044,7 @@ impl SkipReason {
 mod tests {
     use super::*;
     use crate::Source;
+    use crate::cache::{CacheLookup, Cached};
     use chrono::TimeZone;
     use std::collections::HashMap;
 
@@ -1073,7 +1115,7 @@ mod tests {
             &long_idn,
         ];
         check::<ENTRY_BYTES>(&e.risk, &names);
-        check::<PLAIN_BYTES>(&e.risk, &names);
+        check::<160>(&e.risk, &names);
 
         fn check<const N: usize>(risk: &RiskEngine, names: &[&str]) {
             let view = |n: &NameEntry<N>| {
@@ -1092,7 +1134,7 @@ mod tests {
                     let mut old = NameEntry::<N>::new(None, first, risk, &mut Vec::new());
                     let member = [old.head(), b"\"lookup\":\"hit\"}"].concat();
                     let memo = Memo {
-                        generation: 7,
+                        token: 7,
                         from: 0,
                         to: 10,
                         lookup: LookupKind::Hit,
@@ -1101,7 +1143,7 @@ mod tests {
                         member_end: 0,
                     };
                     old.set_memo(memo, &member, "query");
-                    assert!(old.memo(Some(7), "query", 5).is_some());
+                    assert!(old.memo(7, "query", 5).is_some());
                     if first.len() > 200 {
                         assert!(old.bytes.spilled(), "{N}: {} bytes", old.bytes.len());
                     }
@@ -1166,6 +1208,11 @@ mod tests {
         };
         let reused = render(&mut snapshot.clone(), &lines);
         assert_eq!(reused, render(&mut Fresh(&snapshot), &lines));
+        // The same from the live cache, whose answers carry stamps.
+        let mut cache = crate::cache::RegistrationCache::default();
+        cache.insert("young.com".into(), Cached::Registration(reg.clone()), now());
+        let stamped = render(&mut CacheLookup::new(&mut cache, now()), &lines);
+        assert_eq!(reused, stamped);
         assert!(reused.contains(r#""expires_in_days":0"#), "{reused}");
         assert!(reused.contains(r#""expires_in_days":-1"#), "{reused}");
         assert!(reused.contains(r#""whois_recon""#), "{reused}");
@@ -1189,6 +1236,56 @@ mod tests {
         );
         assert!(!first.contains("Changed Registrar"), "{first}");
         assert!(second.contains("Changed Registrar"), "{second}");
+    }
+
+    /// From the live cache, an event sees the answer held when it comes:
+    /// a member kept from an earlier event is not reused once the entry
+    /// holds another answer, even one stored in the same second.
+    #[test]
+    fn stamped_answers_are_reused_only_while_they_stand() {
+        let t = now();
+        let line = br#"{"ts":1764000000,"uid":"C","query":"www.young.com"}"#;
+        let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
+        let mut cache = crate::cache::RegistrationCache::default();
+        let mut enrich = |cache: &mut crate::cache::RegistrationCache| {
+            let mut out = Vec::new();
+            e.enrich_line(line, &mut CacheLookup::new(cache, t), t, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let error = |code: &str| Cached::Error(code.into());
+        let mut reg = Registration::new("young.com", Source::Rdap);
+        reg.registrar = Some("First Registrar".into());
+
+        assert!(enrich(&mut cache).contains(r#""lookup":"miss""#));
+        cache.insert("young.com".into(), error("timeout"), t);
+        for _ in 0..2 {
+            assert!(enrich(&mut cache).contains(r#""error":"timeout""#));
+        }
+        cache.insert("young.com".into(), error("http_429"), t);
+        assert!(enrich(&mut cache).contains(r#""error":"http_429""#));
+        cache.insert("young.com".into(), Cached::Registration(reg.clone()), t);
+        for _ in 0..2 {
+            assert!(enrich(&mut cache).contains("First Registrar"));
+        }
+        // A failed refresh keeps the record (and the member).
+        cache.insert("young.com".into(), error("timeout"), t);
+        assert!(enrich(&mut cache).contains("First Registrar"));
+        reg.registrar = Some("Changed Registrar".into());
+        cache.insert("young.com".into(), Cached::Registration(reg.clone()), t);
+        assert!(enrich(&mut cache).contains("Changed Registrar"));
+        // Evicted, then stored again with another registrar.
+        let mut small = crate::cache::RegistrationCache::new(crate::cache::CacheConfig {
+            max_entries: 1,
+            ..Default::default()
+        });
+        small.insert("young.com".into(), Cached::Registration(reg.clone()), t);
+        assert!(enrich(&mut small).contains("Changed Registrar"));
+        let other = Registration::new("other.com", Source::Rdap);
+        small.insert("other.com".into(), Cached::Registration(other), t);
+        assert!(enrich(&mut small).contains(r#""lookup":"miss""#));
+        reg.registrar = Some("Third Registrar".into());
+        small.insert("young.com".into(), Cached::Registration(reg), t);
+        assert!(enrich(&mut small).contains("Third Registrar"));
     }
 
     #[test]

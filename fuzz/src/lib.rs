@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, TimeZone, Utc};
-use domreg::cache::{CacheConfig, RegistrationCache};
+use domreg::cache::{CacheConfig, CacheLookup, RegistrationCache};
 use domreg::config::Config;
 use domreg::domain::{Analysis, MAX_NAME_LEN, analyze};
 use domreg::enrich::{Enricher, Lookup, LookupResult, Outcome};
@@ -135,39 +135,52 @@ pub fn check_output<'o>(line: &[u8], out: &'o [u8], outcome: Outcome) -> &'o [u8
 /// A log line through format detection, the JSON scan, name analysis, the
 /// lookup and the splice.
 ///
-/// The enricher and the registrations are built once per thread: the
+/// The enrichers and the registrations are built once per thread: the
 /// enricher's caches are meant to be invisible, and a fuzzer that keeps
 /// them between inputs checks that too. A second enricher asks a source
-/// that names no generation ([`Fresh`]), so it renders every member afresh;
-/// the first one's output, which reuses what it rendered for earlier
-/// events of the same name, must be the same bytes.
+/// that names no generation and no stamps ([`Fresh`]), so it renders every
+/// member afresh; a third asks the live cache holding the same records,
+/// whose answers carry stamps. The first one's output and the third's,
+/// which reuse what they rendered for earlier events of the same name,
+/// must be the same bytes as the second's.
 pub fn enrich_line(data: &[u8]) {
-    type State = (Enricher, Enricher, Snapshot);
+    type State = ([Enricher; 3], Snapshot, RegistrationCache);
     thread_local! {
         static STATE: RefCell<Option<State>> = RefCell::new(
-            enricher(&[]).zip(enricher(&[])).map(|(a, b)| (a, b, snapshot())),
+            (|| {
+                let snapshot = snapshot();
+                let mut cache = RegistrationCache::new(CacheConfig::default());
+                cache.load_snapshot(snapshot.clone(), now());
+                Some(([enricher(&[])?, enricher(&[])?, enricher(&[])?], snapshot, cache))
+            })(),
         );
     }
     STATE.with_borrow_mut(|state| {
-        if let Some((kept, fresh, snapshot)) = state {
+        if let Some(([kept, fresh, stamped], snapshot, cache)) = state {
             let line = first_line(data);
             let out = enrich_and_check(kept, line, snapshot);
             let mut again = Vec::new();
             fresh.enrich_line(line, &mut Fresh(snapshot), now(), &mut again);
+            let mut live = Vec::new();
+            let mut lookup = CacheLookup::new(cache, now());
+            stamped.enrich_line(line, &mut lookup, now(), &mut live);
             // Compared as bytes; shown as text when they differ.
-            if out != again {
-                panic!(
-                    "a reused member differs from one rendered afresh:\n{}\n{}",
-                    String::from_utf8_lossy(&out),
-                    String::from_utf8_lossy(&again)
-                );
+            for (what, other) in [("the snapshot", &out), ("the live cache", &live)] {
+                if *other != again {
+                    panic!(
+                        "a member reused from {what} differs from one rendered afresh:\n{}\n{}",
+                        String::from_utf8_lossy(other),
+                        String::from_utf8_lossy(&again)
+                    );
+                }
             }
         }
     });
 }
 
-/// A snapshot that names no [`Lookup::generation`]: an enricher asks it
-/// for every event and keeps nothing it rendered.
+/// A snapshot that names no [`Lookup::generation`] and no stamps
+/// ([`Lookup::lookup_stamped`]): an enricher asks it for every event and
+/// keeps nothing it rendered.
 pub struct Fresh<'a>(pub &'a Snapshot);
 
 impl Lookup for Fresh<'_> {
