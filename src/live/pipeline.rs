@@ -243,8 +243,11 @@ impl<'a, W: Write> Pipeline<'a, W> {
                 msg = input.recv(), if !eof && (!full || in_long_line) => match msg {
                     None => eof = true,
                     Some(Input::Lines(lines)) => {
+                        // The clocks are read once per batch: its lines
+                        // were read together.
+                        let times = ((self.clock)(), Utc::now());
                         for line in lines.iter() {
-                            self.line(line)?;
+                            self.line(line, times)?;
                         }
                     }
                     Some(Input::LongPart(part)) => {
@@ -276,14 +279,19 @@ impl<'a, W: Write> Pipeline<'a, W> {
         Ok((self.out, self.stats))
     }
 
-    /// Enrich one new line.
-    fn line(&mut self, line: &[u8]) -> io::Result<()> {
-        let now = (self.clock)();
+    /// Enrich one new line; `now` is the processing time (for events
+    /// without their own), `cache_now` the time cache freshness is judged
+    /// at.
+    fn line(
+        &mut self,
+        line: &[u8],
+        (now, cache_now): (DateTime<Utc>, DateTime<Utc>),
+    ) -> io::Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         let (outcome, wanted) = {
             let mut cache = self.service.cache();
-            let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
+            let mut lookup = CacheLookup::new(&mut cache, cache_now).pending_on_miss();
             let outcome = (self.render)(self.enricher, line, &mut lookup, now, &mut buf);
             (outcome, lookup.into_wanted())
         };
