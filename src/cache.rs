@@ -7,7 +7,9 @@
 //!   least-recently-used order, each with the time it was stored and the
 //!   time it expires. Past its expiry an entry is *stale*: still returned
 //!   (the caller serves it while it fetches a fresh answer) until it is
-//!   evicted or replaced.
+//!   evicted or replaced. Each entry also has a stamp, new whenever its
+//!   value is stored ([`RegistrationCache::get_stamped`]), by which the
+//!   enricher knows an answer it has already rendered.
 //! - [`CacheConfig`]: the bounds and TTLs.
 //! - [`CacheLookup`]: the [`Lookup`] the enricher uses over the cache, which
 //!   collects the domains that need fetching.
