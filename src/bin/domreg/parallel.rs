@@ -45,6 +45,12 @@ const READ_AHEAD: usize = 4;
 /// Lines of input, back to back in one buffer.
 type Batch = domreg::batch::Lines;
 
+/// The input bytes `batch` was read from, for the progress bar: its lines
+/// and a terminator each.
+fn input_bytes(batch: &Batch) -> u64 {
+    (batch.bytes() + batch.len()) as u64
+}
+
 /// What the reader thread sends, in input order.
 enum FromReader {
     /// Whole lines.
@@ -270,7 +276,7 @@ impl Pipe<'_, '_> {
         while let Some(next) = self.next_input(input, w)? {
             match next {
                 FromReader::Lines(batch) => {
-                    progress.inc((batch.bytes() + batch.len()) as u64);
+                    progress.inc(input_bytes(&batch));
                     self.dispatch(batch, w)?;
                 }
                 FromReader::Long(before, head) => {
@@ -279,7 +285,7 @@ impl Pipe<'_, '_> {
                     if before.is_empty() {
                         let _ = self.spare_batches.send(before);
                     } else {
-                        progress.inc((before.bytes() + before.len()) as u64);
+                        progress.inc(input_bytes(&before));
                         self.dispatch(before, w)?;
                     }
                     self.drain(w)?;

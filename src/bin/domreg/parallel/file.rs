@@ -30,7 +30,7 @@ use domreg::enrich::{Enricher, PassReason};
 use domreg::snapshot::Snapshot;
 use indicatif::ProgressBar;
 
-use super::{BATCH_BYTES, Batch, enrich_batch, worker_gone};
+use super::{BATCH_BYTES, Batch, enrich_batch, input_bytes, worker_gone};
 use crate::StreamError;
 use crate::lines::{self, Line};
 
@@ -287,7 +287,7 @@ fn work<R: Read>(
         match lines {
             Some(seq) => {
                 enrich_batch(enricher, snapshot, fixed_now, &batch, &mut out);
-                let read = (batch.bytes() + batch.len()) as u64;
+                let read = input_bytes(&batch);
                 if tx.send((seq, Msg::Lines(out, read, thread))).is_err() {
                     return;
                 }
@@ -340,7 +340,7 @@ impl<R: Read> Writer<'_, R> {
                         match lines {
                             Some(seq) => {
                                 enrich_batch(enricher, snapshot, fixed_now, &batch, &mut out);
-                                let read = (batch.bytes() + batch.len()) as u64;
+                                let read = input_bytes(&batch);
                                 self.put(seq, Msg::Lines(out, read, 0));
                             }
                             None => self.shared.give_back(0, out),
