@@ -499,6 +499,64 @@ fn many_connections_forwarded_in_order_and_http() {
     assert_eq!(serve.http("GET", "/enrich", b"").0, 405);
 }
 
+/// Lines over `--max-line-bytes` on a connection are forwarded unchanged,
+/// in their place among the enriched ones, and counted as `oversized`.
+#[test]
+fn long_lines_pass_through_in_place() {
+    let down = Downstream::start("127.0.0.1:0");
+    let forward = format!("tcp://{}", down.addr);
+    let regs = registrations();
+    let serve = Serve::start(&[
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--forward",
+        &forward,
+        "--http",
+        "127.0.0.1:0",
+        "--offline",
+        "--registrations",
+        &regs,
+        "--max-line-bytes",
+        "4096",
+    ]);
+    // A long line every 50 events, the longest far past the reader's buffer.
+    let mut input = Vec::new();
+    let mut sent = Vec::new();
+    for i in 0..300usize {
+        let line = if i % 50 == 7 {
+            format!(
+                "{{\"long\":{i},\"pad\":\"{}\"}}",
+                "x".repeat(5000 + i * 1000)
+            )
+        } else {
+            event(0, i)
+        };
+        input.extend_from_slice(line.as_bytes());
+        input.push(b'\n');
+        sent.push(line);
+    }
+    let mut s = TcpStream::connect(&serve.listen[0]).unwrap();
+    s.write_all(&input).unwrap();
+    drop(s);
+    down.wait_for(sent.len());
+    let lines = down.lines.lock().unwrap().clone();
+    assert_eq!(lines.len(), sent.len(), "one output line per input line");
+    for (i, (out, line)) in lines.iter().zip(&sent).enumerate() {
+        if i % 50 == 7 {
+            assert!(out == line, "line {i}: long line changed");
+        } else {
+            let v: Value = serde_json::from_str(out).unwrap();
+            assert_eq!(v["i"], i as u64, "line {i} out of place");
+            assert_eq!(v["domreg"]["lookup"], "hit", "{out}");
+        }
+    }
+    let m = serve.metrics();
+    assert_eq!(
+        m["domreg_events_passed_through_total{reason=\"oversized\"}"],
+        6.0
+    );
+}
+
 /// The most bytes this host's TCP buffers can hold on one loopback
 /// connection: the send buffer's and the receive buffer's largest sizes
 /// (the third numbers of net.ipv4.tcp_wmem and tcp_rmem).

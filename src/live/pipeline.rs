@@ -289,12 +289,13 @@ impl<'a, W: Write> Pipeline<'a, W> {
     ) -> io::Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
-        let (outcome, wanted) = {
-            let mut cache = self.service.cache();
-            let mut lookup = CacheLookup::new(&mut cache, cache_now).pending_on_miss();
-            let outcome = (self.render)(self.enricher, line, &mut lookup, now, &mut buf);
-            (outcome, lookup.into_wanted())
-        };
+        let (outcome, wanted) = render_cached(
+            self.render,
+            self.enricher,
+            &self.service,
+            (line, now, cache_now),
+            &mut buf,
+        );
         let pending = outcome.lookup() == Some(LookupKind::Pending);
         let mut next = Next::Write;
         for domain in wanted {
@@ -316,11 +317,13 @@ impl<'a, W: Write> Pipeline<'a, W> {
             Next::Again => {
                 // The answer arrived between the cache check and `ensure`.
                 buf.clear();
-                let outcome = {
-                    let mut cache = self.service.cache();
-                    let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
-                    (self.render)(self.enricher, line, &mut lookup, now, &mut buf)
-                };
+                let (outcome, _) = render_cached(
+                    self.render,
+                    self.enricher,
+                    &self.service,
+                    (line, now, Utc::now()),
+                    &mut buf,
+                );
                 self.ready(buf, outcome)?;
             }
             Next::Wait(domain, coalesced) if !self.config.max_wait.is_zero() => {
@@ -412,11 +415,13 @@ impl<'a, W: Write> Pipeline<'a, W> {
         self.window.bytes -= line.len();
         let now = (self.clock)();
         let mut buf = Vec::with_capacity(line.len() + 512);
-        let outcome = {
-            let mut cache = self.service.cache();
-            let mut lookup = CacheLookup::new(&mut cache, Utc::now()).pending_on_miss();
-            (self.render)(self.enricher, &line, &mut lookup, now, &mut buf)
-        };
+        let (outcome, _) = render_cached(
+            self.render,
+            self.enricher,
+            &self.service,
+            (&line, now, Utc::now()),
+            &mut buf,
+        );
         self.enricher.record(outcome);
         if self.config.ordered {
             self.window.bytes += buf.len();
@@ -474,6 +479,23 @@ impl<'a, W: Write> Pipeline<'a, W> {
         }
         None
     }
+}
+
+/// Render `line` into `out` from the live cache: at `now` (the processing
+/// time), with freshness judged at `cache_now`; a name not cached renders
+/// as `pending`. Returns the outcome and the domains to fetch (missing or
+/// stale).
+fn render_cached(
+    render: Render,
+    enricher: &mut Enricher,
+    service: &LookupService,
+    (line, now, cache_now): (&[u8], DateTime<Utc>, DateTime<Utc>),
+    out: &mut Vec<u8>,
+) -> (Outcome, Vec<String>) {
+    let mut cache = service.cache();
+    let mut lookup = CacheLookup::new(&mut cache, cache_now).pending_on_miss();
+    let outcome = render(enricher, line, &mut lookup, now, out);
+    (outcome, lookup.into_wanted())
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -533,12 +533,7 @@ pub fn read_one<R: io::Read>(
             {
                 return Ok(false);
             }
-            if tx.blocking_send(Input::LongPart(head)).is_err() {
-                return Ok(false);
-            }
-            let mut sink = PartSender { tx, failed: false };
-            lines::copy_rest(r, &mut sink)?;
-            if sink.failed || tx.blocking_send(Input::LongEnd).is_err() {
+            if !send_long_line(r, head, tx)? {
                 return Ok(false);
             }
         }
@@ -559,10 +554,26 @@ pub fn read_one<R: io::Read>(
     Ok(true)
 }
 
-/// Sends the pieces of a long line to the pipeline (also used by `serve`).
-pub(crate) struct PartSender<'a> {
-    pub(crate) tx: &'a mpsc::Sender<Input>,
-    pub(crate) failed: bool,
+/// Hand a line longer than the cap to the pipeline (also used by `serve`):
+/// `head`, the part already read, then the rest of the line as `r` gives
+/// it, in pieces, then its end. False when the pipeline has stopped.
+pub(crate) fn send_long_line<R: io::Read>(
+    r: &mut BufReader<R>,
+    head: Vec<u8>,
+    tx: &mpsc::Sender<Input>,
+) -> io::Result<bool> {
+    if tx.blocking_send(Input::LongPart(head)).is_err() {
+        return Ok(false);
+    }
+    let mut sink = PartSender { tx, failed: false };
+    lines::copy_rest(r, &mut sink)?;
+    Ok(!sink.failed && tx.blocking_send(Input::LongEnd).is_ok())
+}
+
+/// Sends the pieces of a long line to the pipeline.
+struct PartSender<'a> {
+    tx: &'a mpsc::Sender<Input>,
+    failed: bool,
 }
 
 impl Write for PartSender<'_> {

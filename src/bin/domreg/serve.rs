@@ -649,12 +649,7 @@ fn read_conn(
             }
             // The whole long line goes in one piece of the channel order.
             let mut st = lock(&shared.send);
-            if tx.blocking_send(Input::LongPart(head)).is_err() {
-                return Ok(());
-            }
-            let mut sink = crate::live::PartSender { tx, failed: false };
-            lines::copy_rest(&mut r, &mut sink)?;
-            if sink.failed || tx.blocking_send(Input::LongEnd).is_err() {
+            if !crate::live::send_long_line(&mut r, head, tx)? {
                 return Ok(());
             }
             st.sent += 1;
