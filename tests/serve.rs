@@ -353,6 +353,31 @@ fn parse_exposition(text: &str) -> BTreeMap<String, f64> {
     out
 }
 
+/// `domreg serve` listening on TCP (first) and HTTP, forwarding to `down`,
+/// with `extra` arguments.
+fn serve_to(down: &Downstream, extra: &[&str]) -> Serve {
+    let forward = format!("tcp://{}", down.addr);
+    let mut args = vec![
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--forward",
+        &forward,
+        "--http",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    Serve::start(&args)
+}
+
+/// [`serve_to`] `--offline` with the example records.
+fn serve_offline(down: &Downstream, extra: &[&str]) -> Serve {
+    let regs = registrations();
+    serve_to(
+        down,
+        &[&["--offline", "--registrations", &regs], extra].concat(),
+    )
+}
+
 /// A sender on one upstream connection: events `{"c":C,"i":I,...}`.
 fn event(c: usize, i: usize) -> String {
     format!(
@@ -389,22 +414,8 @@ fn many_connections_forwarded_in_order_and_http() {
     let dir = TempDir::new().unwrap();
     let down = Downstream::start("127.0.0.1:0");
     let sock = dir.path().join("in.sock");
-    let forward = format!("tcp://{}", down.addr);
     let unix = format!("unix:{}", sock.display());
-    let regs = registrations();
-    let serve = Serve::start(&[
-        "--listen",
-        "tcp://127.0.0.1:0",
-        "--listen",
-        &unix,
-        "--forward",
-        &forward,
-        "--http",
-        "127.0.0.1:0",
-        "--offline",
-        "--registrations",
-        &regs,
-    ]);
+    let serve = serve_offline(&down, &["--listen", &unix]);
     let (conns, per) = (6, 5000);
     let senders: Vec<_> = (0..conns)
         .map(|c| {
@@ -471,7 +482,13 @@ fn many_connections_forwarded_in_order_and_http() {
     let (status, got) = serve.http("POST", "/enrich", body.as_bytes());
     assert_eq!(status, 200);
     let want = Command::new(env!("CARGO_BIN_EXE_domreg"))
-        .args(["enrich", "--offline", "--quiet", "--registrations", &regs])
+        .args([
+            "enrich",
+            "--offline",
+            "--quiet",
+            "--registrations",
+            &registrations(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -504,21 +521,7 @@ fn many_connections_forwarded_in_order_and_http() {
 #[test]
 fn long_lines_pass_through_in_place() {
     let down = Downstream::start("127.0.0.1:0");
-    let forward = format!("tcp://{}", down.addr);
-    let regs = registrations();
-    let serve = Serve::start(&[
-        "--listen",
-        "tcp://127.0.0.1:0",
-        "--forward",
-        &forward,
-        "--http",
-        "127.0.0.1:0",
-        "--offline",
-        "--registrations",
-        &regs,
-        "--max-line-bytes",
-        "4096",
-    ]);
+    let serve = serve_offline(&down, &["--max-line-bytes", "4096"]);
     // A long line every 50 events, the longest far past the reader's buffer.
     let mut input = Vec::new();
     let mut sent = Vec::new();
@@ -583,25 +586,18 @@ fn resend_window() -> u64 {
 fn downstream_restart_loses_nothing() {
     let down = Downstream::start("127.0.0.1:0");
     let addr = down.addr;
-    let forward = format!("tcp://{addr}");
-    let regs = registrations();
-    let serve = Serve::start(&[
-        "--listen",
-        "tcp://127.0.0.1:0",
-        "--forward",
-        &forward,
-        "--http",
-        "127.0.0.1:0",
-        "--offline",
-        "--registrations",
-        &regs,
-        "--buffer-events",
-        "2000",
-        "--max-backoff",
-        "200",
-        "--resend-bytes",
-        &resend_window().to_string(),
-    ]);
+    let resend = resend_window().to_string();
+    let serve = serve_offline(
+        &down,
+        &[
+            "--buffer-events",
+            "2000",
+            "--max-backoff",
+            "200",
+            "--resend-bytes",
+            &resend,
+        ],
+    );
     // More input than the sockets between the sender and domreg can hold,
     // so that backpressure must reach the sender (on a quiet machine the
     // kernel grows those buffers to their maximum).
@@ -719,25 +715,21 @@ fn live_lookups_and_sigterm_under_load() {
     let mock = Mock::start(serde_json::json!({}));
     let boot = mock.bootstrap(dir.path());
     let down = Downstream::start("127.0.0.1:0");
-    let forward = format!("tcp://{}", down.addr);
     let cache = dir.path().join("cache.jsonl");
-    let mut serve = Serve::start(&[
-        "--listen",
-        "tcp://127.0.0.1:0",
-        "--forward",
-        &forward,
-        "--http",
-        "127.0.0.1:0",
-        "--bootstrap",
-        boot.to_str().unwrap(),
-        "--allow-insecure-rdap",
-        "--cache",
-        cache.to_str().unwrap(),
-        "--max-wait",
-        "5000",
-        "--rdap-rate",
-        "50",
-    ]);
+    let mut serve = serve_to(
+        &down,
+        &[
+            "--bootstrap",
+            boot.to_str().unwrap(),
+            "--allow-insecure-rdap",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--max-wait",
+            "5000",
+            "--rdap-rate",
+            "50",
+        ],
+    );
     // Live: the first events wait for their lookups and come out `hit`.
     {
         let mut s = TcpStream::connect(&serve.listen[0]).unwrap();
