@@ -707,8 +707,9 @@ fn downstream_restart_loses_nothing() {
 }
 
 /// Live lookups against rdap-mock, then SIGTERM while events are still
-/// coming: every event domreg read is forwarded (no gap, no duplicate, no
-/// partial line), the cache is saved, exit 0.
+/// coming, some of them over `--max-line-bytes`: every event domreg read is
+/// forwarded (no gap, no duplicate, no partial line; the long ones whole),
+/// the cache is saved, exit 0.
 #[test]
 fn live_lookups_and_sigterm_under_load() {
     let dir = TempDir::new().unwrap();
@@ -728,6 +729,8 @@ fn live_lookups_and_sigterm_under_load() {
             "5000",
             "--rdap-rate",
             "50",
+            "--max-line-bytes",
+            "1024",
         ],
     );
     // Live: the first events wait for their lookups and come out `hit`.
@@ -775,6 +778,11 @@ fn live_lookups_and_sigterm_under_load() {
                     let mut buf = String::new();
                     for _ in 0..100 {
                         buf.push_str(&event(c, i));
+                        if i % 10 == 5 {
+                            // Over --max-line-bytes: passed through whole.
+                            buf.pop();
+                            buf.push_str(&format!(r#","pad":"{}"}}"#, "x".repeat(1500)));
+                        }
                         buf.push('\n');
                         i += 1;
                     }

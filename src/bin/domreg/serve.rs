@@ -641,7 +641,16 @@ fn read_conn(
         counter.fetch_add(n, Ordering::Relaxed);
         tx.blocking_send(Input::Lines(batch)).is_ok()
     };
-    while let Some(kind) = lines::read_into(&mut r, &mut batch, cap)? {
+    // At shutdown: finish the line being read, then the complete lines
+    // already read (`draining`), then stop reading.
+    let mut draining = false;
+    loop {
+        if draining && memchr::memchr(b'\n', r.buffer()).is_none() {
+            break;
+        }
+        let Some(kind) = lines::read_into(&mut r, &mut batch, cap)? else {
+            break;
+        };
         if kind == Line::TooLong {
             let head = batch.take_open();
             if !batch.is_empty() && !send_batch(std::mem::take(&mut batch)) {
@@ -661,18 +670,10 @@ fn read_conn(
         if flush && !send_batch(std::mem::take(&mut batch)) {
             return Ok(());
         }
-        // At shutdown: finish the line being read and the complete lines
-        // already read, then stop reading.
-        if shared.stopping.load(Ordering::SeqCst) {
+        if !draining && shared.stopping.load(Ordering::SeqCst) {
             if last_round || r.buffer().is_empty() {
-                while memchr::memchr(b'\n', r.buffer()).is_some() {
-                    if let Some(Line::TooLong) = lines::read_into(&mut r, &mut batch, cap)? {
-                        batch.drop_open();
-                    }
-                }
-                break;
-            }
-            if memchr::memchr(b'\n', r.buffer()).is_none() {
+                draining = true;
+            } else if memchr::memchr(b'\n', r.buffer()).is_none() {
                 last_round = true;
             }
         }
