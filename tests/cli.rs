@@ -1273,6 +1273,35 @@ fn output_file() {
     assert_eq!(std::fs::read(&target).expect("output"), to_stdout.stdout);
 }
 
+/// `-o` naming a file domreg reads (here an input, the same input under a
+/// second name, or the registrations) is refused before anything is
+/// written: creating it would empty the file before it was read.
+#[test]
+fn output_over_a_file_read_is_refused() {
+    let env = Env::new();
+    let line = "{\"uid\":\"A\",\"query\":\"a.example.com\"}\n";
+    let input = env.file("in.log", line);
+    let link = env.dir.path().join("link.log");
+    std::fs::hard_link(&input, &link).expect("hard link");
+    let regs = std::fs::read(&env.regs).expect("regs");
+    for (target, reads) in [(&input, &input), (&link, &input), (&env.regs, &env.regs)] {
+        let out = env.enrich(&[os("-o"), target.as_os_str(), input.as_os_str()], b"");
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        let message = format!("is {}, which domreg reads", reads.display());
+        assert!(out.stderr.contains(&message), "{}", out.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&input).expect("input"), line);
+    assert_eq!(std::fs::read(&env.regs).expect("regs"), regs);
+    // Another file, existing or not, is written as before.
+    let other = env.dir.path().join("other.jsonl");
+    let out = env.enrich(
+        &[os("-q"), os("-o"), other.as_os_str(), input.as_os_str()],
+        b"",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(output_lines(&std::fs::read(&other).expect("out")).len(), 1);
+}
+
 #[test]
 fn several_inputs_and_stdin_in_order() {
     let env = Env::new();
@@ -1692,7 +1721,7 @@ fn bad_now_and_cap_are_usage_errors() {
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
-            .contains("input.max_line_bytes must be at least 64"),
+            .contains("--max-line-bytes must be at least 64, not 10"),
         "{}",
         out.stderr
     );
@@ -1758,49 +1787,66 @@ fn threads_give_the_same_output_in_order() {
     assert!(stderr.contains("--threads needs --offline"), "{stderr}");
 }
 
-/// `--threads 2` reading a pipe that stays open: each event comes out while
-/// the next has not been written yet, not when a whole batch has arrived or
-/// the input ends (as for Fluentd's exec_filter, which waits for each reply).
+/// Reading a pipe that stays open, on one thread and with `--threads 2`:
+/// each event comes out while the next has not been written yet, not when
+/// a whole batch has arrived or the input ends (as for Fluentd's
+/// exec_filter, which waits for each reply). Each write also brings the
+/// first bytes of the next event, which must not hold back the complete
+/// one before it.
 #[test]
-fn threads_write_each_event_of_a_quiet_pipe_at_once() {
+fn each_event_of_a_quiet_pipe_comes_out_at_once() {
     use std::io::Write;
     use std::time::Duration;
 
     let env = Env::new();
-    let mut child = env
-        .enrich_command(&["--threads", "2", "-q"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn domreg");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.expect("read stdout")).is_err() {
-                break;
+    let names = ["www.google.com", "plus.l.google.com", "nic.xyz"];
+    let events: Vec<String> = names
+        .iter()
+        .map(|name| format!(r#"{{"uid":"C","query":"{name}"}}"#))
+        .collect();
+    for args in [&["-q"][..], &["--threads", "2", "-q"]] {
+        let mut child = env
+            .enrich_command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn domreg");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if tx.send(line.expect("read stdout")).is_err() {
+                    break;
+                }
             }
+        });
+        let head = 7;
+        for (i, (name, event)) in names.iter().zip(&events).enumerate() {
+            // The rest of this event, then the start of the next.
+            let mut write = event.as_bytes()[if i == 0 { 0 } else { head }..].to_vec();
+            write.push(b'\n');
+            if let Some(next) = events.get(i + 1) {
+                write.extend_from_slice(&next.as_bytes()[..head]);
+            }
+            stdin.write_all(&write).expect("write stdin");
+            stdin.flush().expect("flush stdin");
+            let line = rx
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("{args:?}: no output for {name} while stdin is open"));
+            let event = json(line.as_bytes());
+            assert_eq!(event["query"], *name, "{args:?}: {line}");
+            assert!(event.get("domreg").is_some(), "{args:?}: {line}");
         }
-    });
-    for name in ["www.google.com", "plus.l.google.com", "nic.xyz"] {
-        writeln!(stdin, r#"{{"uid":"C","query":"{name}"}}"#).expect("write stdin");
-        stdin.flush().expect("flush stdin");
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no output for {name} while stdin is open"));
-        let event = json(line.as_bytes());
-        assert_eq!(event["query"], name, "{line}");
-        assert!(event.get("domreg").is_some(), "{line}");
+        drop(stdin);
+        assert!(
+            rx.recv_timeout(Duration::from_secs(20)).is_err(),
+            "{args:?}: extra output"
+        );
+        assert_eq!(child.wait().expect("wait").code(), Some(0), "{args:?}");
+        reader.join().expect("reader");
     }
-    drop(stdin);
-    assert!(
-        rx.recv_timeout(Duration::from_secs(20)).is_err(),
-        "extra output"
-    );
-    assert_eq!(child.wait().expect("wait").code(), Some(0));
-    reader.join().expect("reader");
 }
 
 /// `--threads` on a file where over-long lines (cap 64) come first, in a

@@ -1,5 +1,5 @@
 //! Command-line flags. Each flag's long help is the reference; README.md and
-//! docs/cli.md repeat it.
+//! the pages of docs/ repeat it.
 
 use std::path::PathBuf;
 
@@ -57,10 +57,10 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Record this RDAP base URL as the records' `server`.
-        #[arg(long)]
+        #[arg(long, value_name = "URL")]
         server: Option<String>,
         /// Record this time (RFC 3339) as the records' `fetched`.
-        #[arg(long)]
+        #[arg(long, value_name = "TIME")]
         fetched: Option<String>,
     },
     /// Print the default configuration (TOML) to start a --config file from.
@@ -202,9 +202,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
     pub forward: Option<Endpoint>,
 
-    /// Serve HTTP on this address (`HOST:PORT`): POST /enrich,
-    /// GET /metrics, GET /healthz.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Serve HTTP on this address (an IP address and port, e.g.
+    /// `127.0.0.1:9612`; not a host name): POST /enrich, GET /metrics,
+    /// GET /healthz.
+    #[arg(long, value_name = "IP:PORT")]
     pub http: Option<std::net::SocketAddr>,
 
     /// Enriched events held at most while --forward is slow or away;
@@ -220,7 +221,8 @@ pub struct ServeArgs {
     pub resend_bytes: usize,
 
     /// Longest wait between attempts to reconnect to --forward, in
-    /// milliseconds (the wait starts at 100 ms and doubles).
+    /// milliseconds (the wait starts at 100 ms and doubles; values under
+    /// 100 count as 100).
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub max_backoff: u64,
 

@@ -4,8 +4,10 @@
 //! it reaches the end, and notices rotation by polling the path: a new file
 //! at the path (rename and create: the rest of the old file is read first,
 //! then the new one from its start), or the file shrinking below the read
-//! position (copytruncate: reading starts again at 0). It never reports the
-//! end of input; the process ends on a signal.
+//! position (copytruncate: reading starts again at 0). A last line of the
+//! old file without its `\n` ends there: it is a line of its own, not the
+//! start of the new file's first line. It never reports the end of input;
+//! the process ends on a signal.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -30,6 +32,11 @@ pub struct Follower {
     id: (u64, u64),
     /// Bytes of `file` read so far.
     pos: u64,
+    /// The last byte read ended a line (or nothing has been read).
+    at_line_start: bool,
+    /// The file was switched or rewound after a last line without `\n`:
+    /// the next read gives that line its `\n`.
+    end_line: bool,
 }
 
 impl Follower {
@@ -47,6 +54,8 @@ impl Follower {
             file,
             id: (meta.dev(), meta.ino()),
             pos,
+            at_line_start: true,
+            end_line: false,
         })
     }
 
@@ -59,6 +68,7 @@ impl Follower {
             tracing::info!("{}: truncated; reading from its start", self.path.display());
             self.file.seek(SeekFrom::Start(0))?;
             self.pos = 0;
+            self.end_line = !self.at_line_start;
             return Ok(true);
         }
         let Ok(meta) = std::fs::metadata(&self.path) else {
@@ -85,6 +95,7 @@ impl Follower {
                 self.file = file;
                 self.id = (meta.dev(), meta.ino());
                 self.pos = 0;
+                self.end_line = !self.at_line_start;
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -96,9 +107,18 @@ impl Follower {
 impl Read for Follower {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            if self.end_line
+                && let Some(first) = buf.first_mut()
+            {
+                *first = b'\n';
+                self.end_line = false;
+                self.at_line_start = true;
+                return Ok(1);
+            }
             let n = self.file.read(buf)?;
             if n > 0 {
                 self.pos += n as u64;
+                self.at_line_start = buf.get(n - 1) == Some(&b'\n');
                 return Ok(n);
             }
             if !self.check_rotation()? {
@@ -138,10 +158,11 @@ pub fn run_offline(
                 enricher.record_passthrough(PassReason::Oversized);
             }
         }
-        if r.buffer().is_empty() || buf.len() >= 64 * 1024 {
+        let idle = !lines::line_ready(&r);
+        if idle || buf.len() >= 64 * 1024 {
             out.write_all(&buf)?;
             buf.clear();
-            if r.buffer().is_empty() {
+            if idle {
                 out.flush()?;
             }
         }

@@ -75,6 +75,15 @@ pub fn read_into(r: &mut impl BufRead, batch: &mut Lines, cap: usize) -> io::Res
     Ok(kind)
 }
 
+/// True when `r`'s buffer holds the end of a line, so that reading the
+/// next line will not read from the input (which may wait). A caller that
+/// holds lines back (output, a batch) lets them go when this is false:
+/// the bytes after the last complete line may be the start of a line that
+/// comes much later, or never.
+pub fn line_ready<R>(r: &io::BufReader<R>) -> bool {
+    memchr(r.buffer()).is_some()
+}
+
 /// Copy the unread rest of the current line (through its `\n`, which is not
 /// copied) from `r` to `w`. Returns the bytes copied.
 pub fn copy_rest(r: &mut impl BufRead, w: &mut impl Write) -> io::Result<u64> {

@@ -523,7 +523,20 @@ pub fn read_one<R: io::Read>(
     tx: &mpsc::Sender<Input>,
 ) -> io::Result<bool> {
     let mut batch = Lines::new();
-    while let Some(kind) = lines::read_into(r, &mut batch, cap)? {
+    loop {
+        let kind = match lines::read_into(r, &mut batch, cap) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => break,
+            Err(e) => {
+                // The complete lines before the failed read still go out
+                // (there are none: they are sent before a read may wait).
+                batch.drop_open();
+                if !batch.is_empty() {
+                    let _ = tx.blocking_send(Input::Lines(batch));
+                }
+                return Err(e);
+            }
+        };
         if kind == Line::TooLong {
             let head = batch.take_open();
             if !batch.is_empty()
@@ -537,9 +550,9 @@ pub fn read_one<R: io::Read>(
                 return Ok(false);
             }
         }
-        // Send when the batch is full, or when no more input is buffered
+        // Send when the batch is full, or when no complete line is buffered
         // (so the lines of a slow stream are not held back).
-        let flush = batch.len() >= BATCH_LINES || (!batch.is_empty() && r.buffer().is_empty());
+        let flush = batch.len() >= BATCH_LINES || (!batch.is_empty() && !lines::line_ready(r));
         if flush
             && tx
                 .blocking_send(Input::Lines(std::mem::take(&mut batch)))

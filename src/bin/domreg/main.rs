@@ -113,6 +113,9 @@ pub(crate) fn prepare(args: &CommonArgs) -> Result<Prepared> {
         None => Config::default(),
     };
     if let Some(max) = args.max_line_bytes {
+        if max < 64 {
+            bail!("--max-line-bytes must be at least 64, not {max}");
+        }
         config.input.max_line_bytes = max;
     }
     let fixed_now = args
@@ -151,6 +154,8 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
     if args.threads > 1 && !args.offline {
         bail!("--threads needs --offline (live lookups run on one thread)");
     }
+
+    refuse_output_over_input(&args)?;
 
     if args.rsyslog && args.offline {
         rsyslog::run_offline(&mut enricher, &mut snapshot, fixed_now)?;
@@ -326,6 +331,48 @@ fn input_paths(files: &[PathBuf]) -> Vec<PathBuf> {
     }
 }
 
+/// Refuse an `--output` that is a file domreg reads (an input, the
+/// registrations, the config, the bootstrap or the cache file): creating
+/// it would empty the file before domreg had read it.
+fn refuse_output_over_input(args: &EnrichArgs) -> Result<()> {
+    let Some(output) = args.output.as_deref() else {
+        return Ok(());
+    };
+    // An output that does not exist yet is no file domreg reads.
+    let Ok(out) = std::fs::metadata(output) else {
+        return Ok(());
+    };
+    let read = args
+        .files
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .chain(&args.registrations)
+        .chain(&args.config)
+        .chain(&args.live.bootstrap)
+        .chain(&args.cache.cache);
+    for path in read {
+        if std::fs::metadata(path).is_ok_and(|m| same_file(&m, &out)) {
+            bail!(
+                "--output {} is {}, which domreg reads: write elsewhere",
+                output.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
+}
+
 /// Where `enrich` writes: the file `--output` names (created), or stdout;
 /// a pipe made larger ([`widen_pipe`]).
 fn open_output(path: Option<&Path>) -> Result<BufWriter<Box<dyn Write + Send>>> {
@@ -459,7 +506,7 @@ impl Run<'_> {
         loop {
             // The clock is read again after each read from the input (it may
             // have waited) and every 1,024 lines, not for every line.
-            let refill = r.buffer().is_empty();
+            let refill = !lines::line_ready(r);
             let kind = match lines::next_line(r, &mut line, cap) {
                 Ok(kind) => kind,
                 Err(e) => {
@@ -492,7 +539,7 @@ impl Run<'_> {
                     self.enricher.record_passthrough(PassReason::Oversized);
                 }
             }
-            let idle = r.buffer().is_empty();
+            let idle = !lines::line_ready(r);
             if out.len() >= FLUSH_AT || idle {
                 w.write_all(&out).map_err(StreamError::Write)?;
                 out.clear();

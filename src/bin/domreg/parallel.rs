@@ -149,7 +149,7 @@ fn read_batches<R: Read>(
     loop {
         match lines::read_into(&mut r, &mut batch, cap) {
             Ok(Some(Line::Complete)) => {
-                if batch.bytes() >= BATCH_BYTES || r.buffer().is_empty() {
+                if batch.bytes() >= BATCH_BYTES || !lines::line_ready(&r) {
                     let full = std::mem::replace(&mut batch, fresh());
                     if tx.send(FromReader::Lines(full)).is_err() {
                         return;

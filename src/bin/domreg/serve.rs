@@ -645,11 +645,21 @@ fn read_conn(
     // already read (`draining`), then stop reading.
     let mut draining = false;
     loop {
-        if draining && memchr::memchr(b'\n', r.buffer()).is_none() {
+        if draining && !lines::line_ready(&r) {
             break;
         }
-        let Some(kind) = lines::read_into(&mut r, &mut batch, cap)? else {
-            break;
+        let kind = match lines::read_into(&mut r, &mut batch, cap) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => break,
+            Err(e) => {
+                // The complete lines before the failed read still go out
+                // (there are none: they are sent before a read may wait).
+                batch.drop_open();
+                if !batch.is_empty() {
+                    send_batch(batch);
+                }
+                return Err(e);
+            }
         };
         if kind == Line::TooLong {
             let head = batch.take_open();
@@ -666,14 +676,14 @@ fn read_conn(
             lock(&shared.stamps).push_back((sent, 1, Instant::now()));
             counter.fetch_add(1, Ordering::Relaxed);
         }
-        let flush = batch.len() >= BATCH_LINES || (!batch.is_empty() && r.buffer().is_empty());
+        let flush = batch.len() >= BATCH_LINES || (!batch.is_empty() && !lines::line_ready(&r));
         if flush && !send_batch(std::mem::take(&mut batch)) {
             return Ok(());
         }
         if !draining && shared.stopping.load(Ordering::SeqCst) {
             if last_round || r.buffer().is_empty() {
                 draining = true;
-            } else if memchr::memchr(b'\n', r.buffer()).is_none() {
+            } else if !lines::line_ready(&r) {
                 last_round = true;
             }
         }
