@@ -62,6 +62,22 @@ impl Config {
                 "input.max_line_bytes must be at least 64".to_string(),
             ));
         }
+        let r = &self.rules;
+        let days = [
+            ("rules.newly_registered.days", r.newly_registered.days),
+            ("rules.recently_changed.days", r.recently_changed.days),
+            (
+                "rules.recently_changed.min_age_days",
+                r.recently_changed.min_age_days,
+            ),
+            ("rules.expiring.days", r.expiring.days),
+        ];
+        // A negative count of days would make its rule never fire.
+        if let Some((key, value)) = days.iter().find(|(_, d)| *d < 0) {
+            return Err(Error::Config(format!(
+                "{key} must be 0 or more, not {value}"
+            )));
+        }
         for pattern in &self.rules.whois_recon.patterns {
             if pattern.is_empty() || pattern.len() > 253 {
                 return Err(Error::Config(format!(
@@ -322,5 +338,20 @@ mod tests {
         assert!(Config::from_toml("[rules.privacy]\nweight = 5\ncolour = 1\n").is_err());
         assert!(Config::from_toml("[rules.privacy]\nweight = 300\n").is_err());
         assert!(Config::from_toml("[input]\nmax_line_bytes = 10\n").is_err());
+    }
+
+    #[test]
+    fn negative_days_are_errors() {
+        for (table, key) in [
+            ("newly_registered", "days"),
+            ("recently_changed", "days"),
+            ("recently_changed", "min_age_days"),
+            ("expiring", "days"),
+        ] {
+            let e = Config::from_toml(&format!("[rules.{table}]\n{key} = -5\n")).unwrap_err();
+            let want = format!("rules.{table}.{key} must be 0 or more, not -5");
+            assert!(e.to_string().contains(&want), "{e}");
+            assert!(Config::from_toml(&format!("[rules.{table}]\n{key} = 0\n")).is_ok());
+        }
     }
 }

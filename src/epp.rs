@@ -87,6 +87,10 @@ fn plausible(s: &str) -> bool {
 /// (e.g. "server recover prohibited", "validated").
 pub fn rdap_to_epp(s: &str) -> Cow<'_, str> {
     let t = s.trim();
+    // Most input is already in EPP form (registrations files, the cache).
+    if let Some((epp, _)) = MAPPING.iter().find(|(epp, _)| *epp == t) {
+        return Cow::Borrowed(epp);
+    }
     if plausible(t) {
         for (epp, rdap) in MAPPING {
             if same_key(t, rdap) || same_key(t, epp) {

@@ -549,4 +549,21 @@ mod tests {
         assert_eq!(epoch(-1.0), None);
         assert_eq!(epoch(1e300), None);
     }
+
+    /// A time beyond f64's range is valid JSON: the event is found, and its
+    /// time counts as absent, as any other time that cannot be read.
+    #[test]
+    fn times_beyond_range_count_as_absent() {
+        for ts in ["1e400", "-1E+400", "\"1e400\"", "\"soon\"", "true"] {
+            let line = format!(r#"{{"ts":{ts},"uid":"C1","query":"www.example.com"}}"#);
+            let (f, n, _, time) = auto(&line).unwrap_or_else(|| panic!("{line}"));
+            assert_eq!(
+                (f, n.as_str(), time),
+                (Format::Zeek, "www.example.com", None)
+            );
+        }
+        let (_, _, _, time) =
+            auto(r#"{"@timestamp":1e999,"dns":{"question":{"name":"a.example.com"}}}"#).unwrap();
+        assert_eq!(time, None);
+    }
 }

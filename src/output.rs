@@ -91,22 +91,28 @@ pub(crate) fn write_domreg_with(
     write_domreg_tail(out, m, template);
 }
 
+/// `key` and the Unicode form of `name` when it has A-labels that decode
+/// (an `xn--` label that does not is left without one, not given U+FFFD).
+fn push_unicode(out: &mut Vec<u8>, key: &[u8], name: &str) {
+    if !has_a_label(name) {
+        return;
+    }
+    if let (unicode, Ok(())) = idna::domain_to_unicode(name) {
+        out.extend_from_slice(key);
+        push_str(out, &unicode);
+    }
+}
+
 /// The start of the `domreg` member, which depends on the name only:
 /// `"domreg":{"name":...` and the Unicode form and registered domain.
 pub(crate) fn write_domreg_head(out: &mut Vec<u8>, name: &str, domain: Option<&str>) {
     out.extend_from_slice(b"\"domreg\":{\"name\":");
     push_str(out, name);
-    if has_a_label(name) {
-        out.extend_from_slice(b",\"name_unicode\":");
-        push_str(out, &idna::domain_to_unicode(name).0);
-    }
+    push_unicode(out, b",\"name_unicode\":", name);
     if let Some(domain) = domain {
         out.extend_from_slice(b",\"domain\":");
         push_str(out, domain);
-        if has_a_label(domain) {
-            out.extend_from_slice(b",\"domain_unicode\":");
-            push_str(out, &idna::domain_to_unicode(domain).0);
-        }
+        push_unicode(out, b",\"domain_unicode\":", domain);
     }
 }
 
@@ -589,6 +595,28 @@ mod tests {
     use crate::Source;
     use crate::risk::Rule;
     use serde_json::json;
+
+    /// The Unicode forms are given for A-labels that decode, and left out
+    /// for an `xn--` label that does not (not given U+FFFD).
+    #[test]
+    fn unicode_forms_only_where_they_decode() {
+        let head = |name: &str, domain: Option<&str>| {
+            let mut out = b"{".to_vec();
+            write_domreg_head(&mut out, name, domain);
+            out.extend_from_slice(b"}}");
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()["domreg"].clone()
+        };
+        let ok = head("www.xn--bcher-kva.de", Some("xn--bcher-kva.de"));
+        assert_eq!(ok["name_unicode"], "www.bücher.de");
+        assert_eq!(ok["domain_unicode"], "bücher.de");
+        let bad = head("xn--zz.com", None);
+        assert_eq!(bad, json!({"name": "xn--zz.com"}));
+        let plain = head("www.example.com", Some("example.com"));
+        assert_eq!(
+            plain,
+            json!({"name": "www.example.com", "domain": "example.com"})
+        );
+    }
 
     #[test]
     fn names_need_no_escapes() {

@@ -76,8 +76,14 @@ pub struct Registration {
     )]
     pub transferred: Option<DateTime<Utc>>,
     /// EPP status values in their camelCase EPP form (RFC 5731 / RFC 8056),
-    /// e.g. `clientTransferProhibited`; unknown strings are kept verbatim.
-    #[serde(default, skip_serializing_if = "SharedList::is_empty")]
+    /// e.g. `clientTransferProhibited`; unknown strings are kept verbatim
+    /// (trimmed). Read from JSON, the RDAP spellings ("client hold") are
+    /// mapped to the EPP form, as from an RDAP response ([`de_status`]).
+    #[serde(
+        default,
+        skip_serializing_if = "SharedList::is_empty",
+        deserialize_with = "de_status"
+    )]
     pub status: SharedList,
     /// The sponsoring registrar's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,6 +110,18 @@ pub struct Registration {
         deserialize_with = "crate::rdap::de_time"
     )]
     pub fetched: Option<DateTime<Utc>>,
+}
+
+/// `deserialize_with` for [`Registration::status`]: each value through
+/// [`crate::epp::rdap_to_epp`], so that a registrations file written with
+/// RDAP's spellings ("client hold", "pending delete") matches the rules as
+/// a record from RDAP does.
+fn de_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SharedList, D::Error> {
+    let values = Vec::<std::borrow::Cow<'de, str>>::deserialize(d)?;
+    Ok(values
+        .iter()
+        .map(|v| Shared::new(&crate::epp::rdap_to_epp(v)))
+        .collect())
 }
 
 fn default_true() -> bool {

@@ -318,6 +318,30 @@ mod tests {
         assert_eq!(again, s);
     }
 
+    /// Statuses written in RDAP's spelling load in the EPP form the rules
+    /// match on, as from an RDAP response; unknown ones stay as written.
+    #[test]
+    fn rdap_spelled_statuses_load_as_epp() {
+        let mut s = Snapshot::new();
+        let errors = s.add_jsonl(
+            r#"{"domain":"held.com","status":["client hold"," Pending Delete","redemption_period","serverHold","validated"]}"#,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let reg = s.get("held.com").unwrap();
+        let got: Vec<&str> = reg.status.iter().map(|v| v.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "clientHold",
+                "pendingDelete",
+                "redemptionPeriod",
+                "serverHold",
+                "validated"
+            ]
+        );
+        assert!(reg.has_status("clientHold") && reg.has_status("pendingDelete"));
+    }
+
     #[test]
     fn bad_lines_are_reported_with_numbers() {
         let mut s = Snapshot::new();
