@@ -134,8 +134,8 @@ class Store:
             for row in rows:
                 for key in row:
                     columns.setdefault(key.lower(), key)
-            # No declared type: numbers stay numbers (age_days >= 30 compares
-            # as numbers); text compares without case, as Sigma matches.
+            # No declared type: numbers stay numbers; text compares without
+            # case, as Sigma matches.
             spec = ", ".join(f"{quote(c)} COLLATE NOCASE" for c in columns.values())
             self.db.execute(f"CREATE TABLE {table} ({spec})")
             for row in rows:
