@@ -78,7 +78,8 @@ pub struct Registration {
     /// EPP status values in their camelCase EPP form (RFC 5731 / RFC 8056),
     /// e.g. `clientTransferProhibited`; unknown strings are kept verbatim
     /// (trimmed). Read from JSON, the RDAP spellings ("client hold") are
-    /// mapped to the EPP form, as from an RDAP response ([`de_status`]).
+    /// mapped to the EPP form, as from an RDAP response
+    /// ([`crate::epp::rdap_to_epp`]).
     #[serde(
         default,
         skip_serializing_if = "SharedList::is_empty",
