@@ -913,3 +913,65 @@ fn follow_survives_rotation() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `enrich --follow --offline` on SIGTERM: every line written to the file
+/// before the signal is enriched and written, then the summary, exit 0.
+#[test]
+fn follow_drains_the_file_on_sigterm() {
+    let dir = TempDir::new().unwrap();
+    let log = dir.path().join("dns.log");
+    std::fs::write(&log, "").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domreg"))
+        .args(["enrich", "--follow", "--offline", "--registrations"])
+        .arg(registrations())
+        .arg(&log)
+        .env_remove("DOMREG_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        BufReader::new(stdout).read_to_string(&mut out).unwrap();
+        out
+    });
+    // Time to install the signal handler and reach the file's end.
+    std::thread::sleep(Duration::from_millis(500));
+    let n = 20_000;
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&event(0, i));
+        text.push('\n');
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap().code();
+    let out = reader.join().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), n, "{stderr}");
+    for (i, line) in lines.iter().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["i"], json!(i), "{line}");
+        assert_eq!(v["domreg"]["lookup"], "hit", "{line}");
+    }
+    let totals = format!("domreg: {n} lines in, {n} lines out;");
+    assert!(stderr.starts_with(&totals), "{stderr}");
+}

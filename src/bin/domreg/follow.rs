@@ -6,13 +6,16 @@
 //! then the new one from its start), or the file shrinking below the read
 //! position (copytruncate: reading starts again at 0). A last line of the
 //! old file without its `\n` ends there: it is a line of its own, not the
-//! start of the new file's first line. It never reports the end of input;
-//! the process ends on a signal.
+//! start of the new file's first line. It reports the end of input only
+//! once told to stop ([`Follower::stop_on`]), after reading the file to the
+//! end it has then.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -37,6 +40,10 @@ pub struct Follower {
     /// The file was switched or rewound after a last line without `\n`:
     /// the next read gives that line its `\n`.
     end_line: bool,
+    /// Set when reading should end ([`Follower::stop_on`]).
+    stop: Option<Arc<AtomicBool>>,
+    /// Once stopping: the file's length then, where the input ends.
+    stop_at: Option<u64>,
 }
 
 impl Follower {
@@ -56,7 +63,26 @@ impl Follower {
             pos,
             at_line_start: true,
             end_line: false,
+            stop: None,
+            stop_at: None,
         })
+    }
+
+    /// Once `stop` is set, read the file to the end it has at that moment
+    /// (not what is written after), then report the end of input.
+    pub fn stop_on(mut self, stop: Arc<AtomicBool>) -> Follower {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// Read from the open file, keeping count.
+    fn read_file(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.pos += n as u64;
+        if let Some(last) = n.checked_sub(1).and_then(|i| buf.get(i)) {
+            self.at_line_start = *last == b'\n';
+        }
+        Ok(n)
     }
 
     /// At the end of the open file: switch files or rewind if the path was
@@ -115,10 +141,20 @@ impl Read for Follower {
                 self.at_line_start = true;
                 return Ok(1);
             }
-            let n = self.file.read(buf)?;
+            if self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                let end = match self.stop_at {
+                    Some(end) => end,
+                    None => *self.stop_at.insert(self.file.metadata()?.len()),
+                };
+                let left = usize::try_from(end.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+                let room = left.min(buf.len());
+                return match buf.get_mut(..room) {
+                    Some(part) if room > 0 => self.read_file(part),
+                    _ => Ok(0),
+                };
+            }
+            let n = self.read_file(buf)?;
             if n > 0 {
-                self.pos += n as u64;
-                self.at_line_start = buf.get(n - 1) == Some(&b'\n');
                 return Ok(n);
             }
             if !self.check_rotation()? {
@@ -138,7 +174,12 @@ pub fn run_offline(
     fixed_now: Option<DateTime<Utc>>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let follower = Follower::open(path, from_start)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || stop_on_signal(&stop));
+    }
+    let follower = Follower::open(path, from_start)?.stop_on(stop);
     let mut r = BufReader::with_capacity(256 * 1024, follower);
     let cap = enricher.max_line_bytes();
     let mut line = Vec::new();
@@ -167,5 +208,22 @@ pub fn run_offline(
             }
         }
     }
+    out.write_all(&buf)?;
+    out.flush()?;
     Ok(())
+}
+
+/// Set `stop` on SIGTERM or SIGINT; exit at once on a second one.
+fn stop_on_signal(stop: &AtomicBool) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(crate::live::wait_for_signal());
+    stop.store(true, Ordering::SeqCst);
+    runtime.block_on(crate::live::wait_for_signal());
+    eprintln!("domreg: second signal: exiting now");
+    std::process::exit(1);
 }

@@ -198,6 +198,9 @@ fn enrich(mut args: EnrichArgs) -> Result<ExitCode> {
             fixed_now,
             &mut out,
         )?;
+        if !args.quiet {
+            eprint!("{}", summary(enricher.stats(), snapshot.len()));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let progress = progress_bar(&inputs, args.quiet);
