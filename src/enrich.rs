@@ -604,8 +604,11 @@ impl Enricher {
     /// same bytes [`Enricher::render_line`] splices into the event. For
     /// hosts that keep the event themselves and take the enrichment as
     /// separate fields (rsyslog's `mmexternal` sets them as message
-    /// variables). The `threat` is domreg's own, not merged with one the
-    /// event may carry. Appends nothing for a line it would pass through.
+    /// variables, replacing the event's own). When the event carries a
+    /// `threat` object, the `threat` given is that object with domreg's
+    /// merged in, as the splice merges it; when it carries a `threat` that
+    /// is not an object, the line passes through (`threat_conflict`).
+    /// Appends nothing for a line it would pass through.
     /// Does not count: see [`Enricher::record`].
     pub fn render_members(
         &mut self,
@@ -664,7 +667,9 @@ impl Enricher {
         let threat = rules.and_then(|rules| threat_json(&mut self.threats, rules));
         let rendered = memo.unwrap_or(&member);
 
-        let result = if members_only {
+        let result = if members_only && is_json {
+            members_json(self.detector.scan(), text, rendered, threat, out)
+        } else if members_only {
             push_members(out, rendered, threat);
             Ok(Splice::default())
         } else if is_json {
@@ -914,24 +919,14 @@ fn splice_json(
         domreg_replaced: scan.has_domreg,
         threat_merged: false,
     };
-    let mut merged_threat = None;
-    if let Some(ours) = threat.and_then(|t| serde_json::from_slice::<Value>(t).ok()) {
-        let old = members.iter().rev().find(|m| m.key == json::THREAT_KEY);
-        match old {
-            Some(m) => {
-                let raw = line.get(m.value_start..m.end).unwrap_or("null");
-                let Ok(Value::Object(mut existing)) = serde_json::from_str::<Value>(raw) else {
-                    return Err(PassReason::ThreatConflict);
-                };
-                if let Value::Object(ours) = ours {
-                    output::merge_threat(&mut existing, ours);
-                }
-                merged_threat = Some(Value::Object(existing));
-                splice.threat_merged = true;
-            }
-            None => merged_threat = Some(ours),
+    let merged_threat = match threat {
+        Some(ours) => {
+            let (merged, into_the_events) = merge_threat(line, &members, ours)?;
+            splice.threat_merged = into_the_events;
+            merged
         }
-    }
+        None => None,
+    };
     // Keep the original bytes between the kept members (the separators
     // and their whitespace), so that enriching domreg's own output gives
     // the same bytes again, whitespace included.
@@ -973,6 +968,56 @@ fn splice_json(
     push_members(out, member, merged_threat.as_deref());
     out.extend_from_slice(tail.as_bytes());
     Ok(splice)
+}
+
+/// domreg's `threat` (`ours`) merged into the event's own, the last
+/// `threat` member of `members` (of `line`), and whether there was one to
+/// merge into. An event `threat` that is not an object is a conflict.
+fn merge_threat(
+    line: &str,
+    members: &[json::Member],
+    ours: &[u8],
+) -> Result<(Option<Value>, bool), PassReason> {
+    let Ok(ours) = serde_json::from_slice::<Value>(ours) else {
+        return Ok((None, false));
+    };
+    let Some(m) = members.iter().rev().find(|m| m.key == json::THREAT_KEY) else {
+        return Ok((Some(ours), false));
+    };
+    let raw = line.get(m.value_start..m.end).unwrap_or("null");
+    let Ok(Value::Object(mut existing)) = serde_json::from_str::<Value>(raw) else {
+        return Err(PassReason::ThreatConflict);
+    };
+    if let Value::Object(ours) = ours {
+        output::merge_threat(&mut existing, ours);
+    }
+    Ok((Some(Value::Object(existing)), true))
+}
+
+/// The members alone ([`Enricher::render_members`]): `member` and domreg's
+/// `threat` merged into the event's own, as [`splice_json`] merges it, so
+/// that a host replacing the event's `threat` with it loses nothing.
+fn members_json(
+    scan: &json::Scan,
+    line: &str,
+    member: &[u8],
+    threat: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Result<Splice, PassReason> {
+    let Some(ours) = threat.filter(|_| scan.has_threat) else {
+        push_members(out, member, threat);
+        return Ok(Splice::default());
+    };
+    let Some(members) = json::members(line) else {
+        return Err(PassReason::InvalidJson);
+    };
+    let (merged, into_the_events) = merge_threat(line, &members, ours)?;
+    let merged = merged.and_then(|v| serde_json::to_vec(&v).ok());
+    push_members(out, member, merged.as_deref());
+    Ok(Splice {
+        domreg_replaced: false,
+        threat_merged: into_the_events,
+    })
 }
 
 /// What the splice did besides adding members.
@@ -1453,6 +1498,8 @@ mod tests {
             r#"{"@timestamp":"2026-11-22T00:00:00Z","dns":{"question":{"name":"a.young.com"}}}"#,
             "07-Apr-2022 client 192.168.0.1#57398 UDP: query: a1.young.com IN A response: NOERROR",
             r#"{"uid":"C","query":"unknown.org"}"#,
+            // The event's own `threat` comes back merged with domreg's.
+            r#"{"@timestamp":"2026-11-22T00:00:00Z","threat":{"technique":{"id":["T1071"]}},"dns":{"question":{"name":"a.young.com"}}}"#,
         ] {
             let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
             let mut members = Vec::new();
@@ -1471,7 +1518,12 @@ mod tests {
         // Nothing for a line that passes through.
         let mut e = Enricher::new(&Config::default(), FormatChoice::Auto, &[]).unwrap();
         let mut members = Vec::new();
-        for line in ["{\"a\":1}", "just text", "{bad"] {
+        for line in [
+            "{\"a\":1}",
+            "just text",
+            "{bad",
+            r#"{"uid":"C","query":"young.com","threat":"x"}"#,
+        ] {
             let o = e.render_members(line.as_bytes(), &mut source(), now(), &mut members);
             assert!(matches!(o, Outcome::Passthrough(_)), "{o:?}");
         }

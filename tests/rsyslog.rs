@@ -273,6 +273,12 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
         "<134>Nov 24 09:00:02 sensor zeek:".into(),
         r#"{"ts":"2026-11-20T09:00:00Z","uid":"CsyslogZeek01","id.orig_h":"10.0.0.9","query":"www.wicar.org","qtype_name":"A"}"#.into(),
     ));
+    // A Zeek line with a `threat` of its own: rsyslog replaces `$!threat`
+    // with the reply's, which must keep the event's technique.
+    tcp_msgs.push((
+        "<134>Nov 24 09:00:02 sensor zeek:".into(),
+        r#"{"ts":"2013-09-20T10:04:11Z","uid":"CsyslogThreat01","id.orig_h":"10.0.0.10","query":"www.nic.xyz","threat":{"framework":"MITRE ATT&CK","technique":{"id":["T1071"],"name":["Application Layer Protocol"]}}}"#.into(),
+    ));
     tcp_msgs.push((
         "<30>Nov 24 09:00:03 ns1 named[811]:".into(),
         "zone example.net/IN: loaded serial 2026112401".into(),
@@ -349,9 +355,12 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
         let found: Vec<&Value> = outs.iter().filter(|o| o["uid"] == event["uid"]).collect();
         assert_eq!(found.len(), 1, "{line}\n{output}");
         let o = found[0];
-        // The event's own fields, then domreg's.
+        // The event's own fields (but a `threat`, merged: below), then
+        // domreg's.
         for (k, v) in event.as_object().unwrap() {
-            assert_eq!(&o[k], v, "{k} in {o}");
+            if k != "threat" {
+                assert_eq!(&o[k], v, "{k} in {o}");
+            }
         }
         assert!(domreg.is_some(), "{line}");
         assert_eq!(o.get("domreg"), domreg.as_ref(), "{line}");
@@ -363,6 +372,14 @@ fn rsyslog_mmexternal_enriches_every_message_once() {
     // registered domain (8 days old at its event), the expired one, the
     // recently changed wicar.org, and the lines that carry no domain.
     let by_uid = |uid: &str| outs.iter().find(|o| o["uid"] == uid).unwrap();
+    let own = &by_uid("CsyslogThreat01")["threat"];
+    assert_eq!(own["framework"], "MITRE ATT&CK", "{own}");
+    let ids = &own["technique"]["id"];
+    assert_eq!(ids[0], "T1071", "{own}");
+    assert!(
+        ids.as_array().unwrap().iter().any(|i| i == "T1583"),
+        "{own}"
+    );
     let new = by_uid("CdemoNewlyReg01");
     assert_eq!(new["domreg"]["domain"], "nic.xyz");
     assert_eq!(new["domreg"]["registration"]["age_days"], 8);
