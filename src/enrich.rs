@@ -633,8 +633,15 @@ impl Enricher {
         if line.len() > self.max_line_bytes {
             return Outcome::Passthrough(PassReason::Oversized);
         }
-        let Ok(text) = std::str::from_utf8(line) else {
+        let Ok(whole) = std::str::from_utf8(line) else {
             return Outcome::Passthrough(PassReason::InvalidUtf8);
+        };
+        // A byte order mark (the first line of a file some Windows tools
+        // write) is not part of the event: the event after it is read, and
+        // the mark stays in front of it.
+        let (bom, text) = match whole.strip_prefix('\u{feff}') {
+            Some(rest) => (whole.get(..3).unwrap_or(""), rest),
+            None => ("", whole),
         };
         let (detected, is_json) = match self.detector.detect(text) {
             LineKind::Json(d) => (d, true),
@@ -673,7 +680,13 @@ impl Enricher {
             push_members(out, rendered, threat);
             Ok(Splice::default())
         } else if is_json {
-            splice_json(self.detector.scan(), text, rendered, threat, out)
+            let start = out.len();
+            out.extend_from_slice(bom.as_bytes());
+            let spliced = splice_json(self.detector.scan(), text, rendered, threat, out);
+            if spliced.is_err() {
+                out.truncate(start);
+            }
+            spliced
         } else {
             write_text_event(text, rendered, threat, out);
             Ok(Splice::default())
@@ -1460,6 +1473,33 @@ mod tests {
             serde_json::json!(["T1071", "T1583"])
         );
         assert_eq!(once.matches("\"domreg\"").count(), 1);
+    }
+
+    /// A line that starts with a byte order mark is enriched as the line
+    /// without it, the mark kept in front; passed through, it is unchanged.
+    #[test]
+    fn byte_order_mark_is_kept_in_front() {
+        let line =
+            r#"{"@timestamp":"2026-11-22T00:00:00Z","dns":{"question":{"name":"a.young.com"}}}"#;
+        let (plain, _) = run(line);
+        let (marked, o) = run(&format!("\u{feff}{line}"));
+        assert!(matches!(o, Outcome::Enriched(_)), "{o:?}");
+        assert_eq!(marked, format!("\u{feff}{plain}"));
+        let text =
+            "07-Apr-2022 client 192.168.0.1#57398 UDP: query: a1.young.com IN A response: NOERROR";
+        let (plain, _) = run(text);
+        let (marked, _) = run(&format!("\u{feff}{text}"));
+        assert_eq!(marked, plain);
+        for bad in [
+            "\u{feff}{\"a\":",
+            "\u{feff}{\"a\":1}",
+            "\u{feff}",
+            "\u{feff}\u{feff}{}",
+        ] {
+            let (out, o) = run(bad);
+            assert!(matches!(o, Outcome::Passthrough(_)), "{o:?}");
+            assert_eq!(out, format!("{bad}\n"));
+        }
     }
 
     #[test]
