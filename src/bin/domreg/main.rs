@@ -506,10 +506,9 @@ impl Run<'_> {
         let mut since_tick = 0u64;
         let mut now = Utc::now();
         let mut since_clock = 0u32;
+        // No complete line is buffered: the next line is read from the input.
+        let mut refill = !lines::line_ready(r);
         loop {
-            // The clock is read again after each read from the input (it may
-            // have waited) and every 1,024 lines, not for every line.
-            let refill = !lines::line_ready(r);
             let kind = match lines::next_line(r, &mut line, cap) {
                 Ok(kind) => kind,
                 Err(e) => {
@@ -521,6 +520,8 @@ impl Run<'_> {
             let Some(kind) = kind else { break };
             since_tick += line.len() as u64 + 1;
             since_clock += 1;
+            // The clock is read again after each read from the input (it may
+            // have waited) and every 1,024 lines, not for every line.
             if refill || since_clock >= 1024 {
                 now = Utc::now();
                 since_clock = 0;
@@ -543,6 +544,7 @@ impl Run<'_> {
                 }
             }
             let idle = !lines::line_ready(r);
+            refill = idle;
             if out.len() >= FLUSH_AT || idle {
                 w.write_all(&out).map_err(StreamError::Write)?;
                 out.clear();
