@@ -111,9 +111,10 @@ pub fn check_output<'o>(line: &[u8], out: &'o [u8], outcome: Outcome) -> &'o [u8
             );
             if e.format.text().is_some() {
                 // A CR before the newline is the line terminator's (CRLF
-                // files), not the message's.
+                // files), not the message's; nor is a byte order mark.
                 let text = std::str::from_utf8(line).unwrap_or_default();
                 let text = text.strip_suffix('\r').unwrap_or(text);
+                let text = text.strip_prefix('\u{feff}').unwrap_or(text);
                 assert_eq!(
                     out_map.get("message").and_then(Value::as_str),
                     Some(text),
