@@ -523,20 +523,9 @@ pub fn read_one<R: io::Read>(
     tx: &mpsc::Sender<Input>,
 ) -> io::Result<bool> {
     let mut batch = Lines::new();
-    loop {
-        let kind = match lines::read_into(r, &mut batch, cap) {
-            Ok(Some(kind)) => kind,
-            Ok(None) => break,
-            Err(e) => {
-                // The complete lines before the failed read still go out
-                // (there are none: they are sent before a read may wait).
-                batch.drop_open();
-                if !batch.is_empty() {
-                    let _ = tx.blocking_send(Input::Lines(batch));
-                }
-                return Err(e);
-            }
-        };
+    // Complete lines are sent before a read from `r` may wait (below), so
+    // a failed read leaves none behind.
+    while let Some(kind) = lines::read_into(r, &mut batch, cap)? {
         if kind == Line::TooLong {
             let head = batch.take_open();
             if !batch.is_empty()

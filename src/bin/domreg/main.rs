@@ -338,6 +338,7 @@ fn input_paths(files: &[PathBuf]) -> Vec<PathBuf> {
 /// registrations, the config, the bootstrap or the cache file): creating
 /// it would empty the file before domreg had read it.
 fn refuse_output_over_input(args: &EnrichArgs) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let Some(output) = args.output.as_deref() else {
         return Ok(());
     };
@@ -354,7 +355,7 @@ fn refuse_output_over_input(args: &EnrichArgs) -> Result<()> {
         .chain(&args.live.bootstrap)
         .chain(&args.cache.cache);
     for path in read {
-        if std::fs::metadata(path).is_ok_and(|m| same_file(&m, &out)) {
+        if std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == (out.dev(), out.ino())) {
             bail!(
                 "--output {} is {}, which domreg reads: write elsewhere",
                 output.display(),
@@ -363,17 +364,6 @@ fn refuse_output_over_input(args: &EnrichArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(unix)]
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(not(unix))]
-fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
-    false
 }
 
 /// Where `enrich` writes: the file `--output` names (created), or stdout;

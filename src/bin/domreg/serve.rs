@@ -648,18 +648,10 @@ fn read_conn(
         if draining && !lines::line_ready(&r) {
             break;
         }
-        let kind = match lines::read_into(&mut r, &mut batch, cap) {
-            Ok(Some(kind)) => kind,
-            Ok(None) => break,
-            Err(e) => {
-                // The complete lines before the failed read still go out
-                // (there are none: they are sent before a read may wait).
-                batch.drop_open();
-                if !batch.is_empty() {
-                    send_batch(batch);
-                }
-                return Err(e);
-            }
+        // Complete lines are sent before a read may wait (below), so a
+        // failed read leaves none behind.
+        let Some(kind) = lines::read_into(&mut r, &mut batch, cap)? else {
+            break;
         };
         if kind == Line::TooLong {
             let head = batch.take_open();
